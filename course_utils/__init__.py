@@ -1,0 +1,69 @@
+"""course_utils: the RNN course's library of reference code, data, training, plots and widgets.
+
+Notebooks start with::
+
+    import course_utils as cu
+    cu.setup_notebook()
+
+See ``course_utils/README.md`` for the map of modules and the one language-model interface.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+__all__ = ["available_cpus", "configure_torch_threads", "setup_notebook", "seed_everything"]
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use.
+
+    ``os.cpu_count()`` shows all of a host's cores even inside a container limited to one CPU
+    (a Binder pod, say), so the cgroup quota and the affinity mask are read as well.
+    """
+    counts = [os.cpu_count() or 1]
+    if hasattr(os, "sched_getaffinity"):
+        counts.append(len(os.sched_getaffinity(0)))
+    try:  # cgroup v2: "max 100000" or "<quota> <period>"
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        if quota != "max":
+            counts.append(max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, min(counts))
+
+
+def configure_torch_threads(max_threads: int | None = None) -> int:
+    """Set torch's intra-op threads to the CPUs really available (at most ``max_threads``).
+
+    ``OMP_NUM_THREADS``, when set (Binder's start script sets 1), wins. Returns the count used.
+    """
+    import torch
+
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    n = int(env) if env.isdigit() and int(env) > 0 else available_cpus()
+    if max_threads is not None:
+        n = min(n, max_threads)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, numpy's and torch's global generators."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_notebook(seed: int = 0) -> None:
+    """One call at the top of every lesson: threads, seeds and compact matplotlib defaults."""
+    import matplotlib as mpl
+
+    configure_torch_threads()
+    seed_everything(seed)
+    mpl.rcParams.update({"figure.figsize": (6, 3.5), "figure.dpi": 90, "axes.grid": True})
