@@ -1,0 +1,323 @@
+"""Checks for the notebooks' test cells, with messages written for students.
+
+Every check raises ``AssertionError`` with a message that names the function under test, what was
+expected, what came, and (through ``hint``) the likely mistake::
+
+    check_shape("rnn_step", H_new, (3, 4), hint="did you multiply H by W_hh, or W_hh by H?")
+    # AssertionError: rnn_step: expected a result of shape (3, 4), got (4, 3);
+    #                 did you multiply H by W_hh, or W_hh by H?
+
+Hostile submissions: everything these checks rely on (``builtins.abs``, ``isinstance``,
+``math.isclose``'s friends, ``torch.Tensor.tolist``, ``Tensor.size``...) is captured when this
+module is first imported, which happens in the notebook's first cell, before any student code. A
+student who later rebinds ``torch.allclose``, ``torch.testing.assert_close``, ``numpy.allclose``,
+``math.isclose`` or ``builtins.abs`` changes nothing here: values are converted to plain Python
+numbers with the captured functions and compared in plain Python.
+
+Grading mode: ``grading_mode()`` is True while nbgrader validates or autogrades a notebook (it sets
+``NBGRADER_EXECUTION``); lessons use ``budget(normal, grading)`` to shorten training then.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import os
+
+import numpy as np
+import torch
+
+__all__ = [
+    "budget",
+    "check_close",
+    "check_equal",
+    "check_raises",
+    "check_shape",
+    "check_type",
+    "grading_mode",
+    "rel_error",
+]
+
+# Captured at import time: a student's later reassignment of any of these does not reach us.
+_abs = builtins.abs
+_all = builtins.all
+_bool = builtins.bool
+_float = builtins.float
+_int = builtins.int
+_isinstance = builtins.isinstance
+_issubclass = builtins.issubclass
+_len = builtins.len
+_max = builtins.max
+_min = builtins.min
+_range = builtins.range
+_repr = builtins.repr
+_str = builtins.str
+_tuple = builtins.tuple
+_type = builtins.type
+_zip = builtins.zip
+_AssertionError = builtins.AssertionError
+_isnan = math.isnan
+_isinf = math.isinf
+_Tensor = torch.Tensor
+_tensor_tolist = torch.Tensor.tolist
+_tensor_size = torch.Tensor.size
+_tensor_detach = torch.Tensor.detach
+_tensor_cpu = torch.Tensor.cpu
+_tensor_is_complex = torch.Tensor.is_complex
+_tensor_dtype = torch.Tensor.dtype.__get__
+_ndarray = np.ndarray
+_ndarray_tolist = np.ndarray.tolist
+_np_generic = np.generic
+_np_generic_item = np.generic.item
+_float_value = float.__float__
+_int_value = int.__int__
+_environ_get = os.environ.get
+
+
+def grading_mode() -> bool:
+    """True while nbgrader validates or autogrades (``NBGRADER_EXECUTION`` is set)."""
+    return _environ_get("NBGRADER_EXECUTION", "") in ("autograde", "validate") or _bool(
+        _environ_get("NBGRADER_VALIDATING", "")
+    )
+
+
+def budget(normal, grading):
+    """``grading`` under nbgrader (validate/autograde), ``normal`` otherwise.
+
+    Example: ``train_lm(..., time_budget=budget(20.0, 2.0))`` trains 20 s for a student and 2 s
+    while the autograder runs the notebook.
+    """
+    return grading if grading_mode() else normal
+
+
+# ----------------------------------------------------------------------------- conversions
+
+
+def _is_tensor(x) -> bool:
+    return _isinstance(x, _Tensor)
+
+
+def _shape_of(x):
+    """Shape as a tuple of ints, or None for a Python scalar."""
+    if _is_tensor(x):
+        return _tuple(_tensor_size(x))
+    if _isinstance(x, _ndarray):
+        return _tuple(x.shape)
+    return None
+
+
+def _scalar(x, fn_name: str, what: str):
+    """A plain Python number (bool, int, float) from a Python/numpy/0-d torch scalar."""
+    t = _type(x)
+    if t is _bool or t is _int or t is _float:
+        return x
+    if _issubclass(t, _bool):
+        return _bool(_int_value(x))
+    if _issubclass(t, _int):
+        return _int_value(x)
+    if _issubclass(t, _float):
+        return _float_value(x)
+    if _isinstance(x, _np_generic):
+        return _np_generic_item(x)
+    if _is_tensor(x) and _len(_tensor_size(x)) == 0:
+        return _tensor_tolist(_tensor_cpu(_tensor_detach(x)))
+    raise _AssertionError(
+        f"{fn_name}: expected a number for the {what}, got {_describe(x)}; return a Python "
+        "number (int or float), e.g. with float(...) or .item()"
+    )
+
+
+def _flat(x, fn_name: str, what: str) -> list:
+    """A flat list of plain Python numbers from a tensor, array, list or scalar."""
+    if _is_tensor(x):
+        if _tensor_is_complex(x):
+            raise _AssertionError(f"{fn_name}: the {what} is complex; expected real numbers")
+        data = _tensor_tolist(_tensor_cpu(_tensor_detach(x)))
+    elif _isinstance(x, _ndarray):
+        data = _ndarray_tolist(x)
+    elif _isinstance(x, (list, _tuple)):
+        data = [_scalar(v, fn_name, what) if not _isinstance(v, (list, _tuple)) else v for v in x]
+    else:
+        return [_scalar(x, fn_name, what)]
+    out = []
+    stack = [data]
+    while stack:  # iterative flatten, depth-first, order preserved
+        item = stack.pop()
+        if _isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            out.append(_scalar(item, fn_name, what))
+    return out
+
+
+def _describe(x) -> str:
+    if x is None:
+        return "None"
+    if _is_tensor(x):
+        return f"a tensor of shape {_tuple(_tensor_size(x))} and dtype {_tensor_dtype(x)}"
+    if _isinstance(x, _ndarray):
+        return f"a numpy array of shape {_tuple(x.shape)}"
+    return f"{_type(x).__name__} {_short_repr(x)}"
+
+
+def _short_repr(x) -> str:
+    r = _repr(x)
+    return r if _len(r) <= 60 else r[:57] + "..."
+
+
+def _fail(fn_name: str, message: str, hint: str = ""):
+    text = f"{fn_name}: {message}"
+    if hint:
+        text += f"; {hint}"
+    raise _AssertionError(text)
+
+
+def _none_check(fn_name: str, got, what: str) -> None:
+    if got is None:
+        _fail(fn_name, f"returned None instead of the {what}", "did you forget a `return`?")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def rel_error(x, y) -> float:
+    """Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)``.
+
+    x, y: tensors, arrays, nested lists or numbers of the same number of elements.
+    """
+    a = _flat(x, "rel_error", "first argument")
+    b = _flat(y, "rel_error", "second argument")
+    if _len(a) != _len(b):
+        raise ValueError(f"rel_error: x has {_len(a)} elements but y has {_len(b)}")
+    worst = 0.0
+    for u, v in _zip(a, b):
+        if _isnan(u) or _isnan(v):
+            return float("nan")
+        if u == v:
+            continue
+        worst = _max(worst, _abs(u - v) / _max(1e-8, _abs(u) + _abs(v)))
+    return worst
+
+
+def check_type(fn_name: str, value, expected_type, hint: str = "") -> None:
+    """Fail unless ``value`` is an instance of ``expected_type`` (a type or tuple of types)."""
+    if not _isinstance(value, expected_type):
+        names = (
+            " or ".join(t.__name__ for t in expected_type)
+            if _isinstance(expected_type, _tuple)
+            else expected_type.__name__
+        )
+        if value is None:
+            hint = hint or "did you forget a `return`?"
+        _fail(fn_name, f"expected a {names}, got {_describe(value)}", hint)
+
+
+def check_shape(fn_name: str, tensor, expected_shape, hint: str = "", what: str = "result") -> None:
+    """Fail unless ``tensor`` is a torch tensor of exactly ``expected_shape``."""
+    _none_check(fn_name, tensor, what)
+    if not _is_tensor(tensor):
+        _fail(fn_name, f"expected the {what} to be a torch tensor, got {_describe(tensor)}", hint)
+    got = _tuple(_tensor_size(tensor))
+    want = _tuple(_int(s) for s in expected_shape)
+    if got != want:
+        _fail(fn_name, f"expected a {what} of shape {want}, got {got}", hint)
+
+
+def check_close(
+    fn_name: str,
+    got,
+    expected,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    hint: str = "",
+    what: str = "result",
+) -> None:
+    """Fail unless ``got`` matches ``expected`` elementwise: ``|g - e| <= atol + rtol * |e|``.
+
+    got, expected: tensors (shapes must match exactly), numpy arrays, or numbers. NaN never
+    matches a number; inf matches only the same inf.
+    """
+    _none_check(fn_name, got, what)
+    want_shape = _shape_of(expected)
+    got_shape = _shape_of(got)
+    if want_shape is not None and _len(want_shape) > 0:
+        if got_shape is None:
+            _fail(fn_name, f"expected a {what} of shape {want_shape}, got {_describe(got)}", hint)
+        if got_shape != want_shape:
+            _fail(fn_name, f"expected a {what} of shape {want_shape}, got {got_shape}", hint)
+    elif got_shape is not None and _len(got_shape) > 0:
+        _fail(fn_name, f"expected a single number for the {what}, got {_describe(got)}", hint)
+    g = _flat(got, fn_name, what)
+    e = _flat(expected, fn_name, "expected value")
+    if _len(g) != _len(e):
+        _fail(fn_name, f"expected {_len(e)} numbers in the {what}, got {_len(g)}", hint)
+    worst_i, worst_err = -1, 0.0
+    for i in _range(_len(g)):
+        u, v = _float(g[i]), _float(e[i])
+        if _isnan(u):
+            if _isnan(v):
+                continue
+            _fail(fn_name, f"the {what} contains NaN (at flat index {i}), expected {v:.6g}", hint)
+        if _isinf(v) or _isinf(u):
+            if u == v:
+                continue
+            _fail(fn_name, f"{what} at flat index {i}: expected {v:.6g}, got {u:.6g}", hint)
+        err = _abs(u - v)
+        if err > atol + rtol * _abs(v) and err > worst_err:
+            worst_i, worst_err = i, err
+    if worst_i >= 0:
+        u, v = _float(g[worst_i]), _float(e[worst_i])
+        where = "" if _len(g) == 1 else f" at flat index {worst_i}"
+        _fail(
+            fn_name,
+            f"{what} is not close enough to the expected value{where}: expected {v:.6g}, "
+            f"got {u:.6g} (abs. error {worst_err:.3g}, "
+            f"relative error {rel_error(got, expected):.3g})",
+            hint,
+        )
+
+
+def check_equal(fn_name: str, got, expected, hint: str = "", what: str = "result") -> None:
+    """Fail unless ``got`` equals ``expected`` exactly.
+
+    Works for numbers, strings, (nested) lists/tuples and integer tensors (compared elementwise
+    after the shape check).
+    """
+    if _is_tensor(expected) or _isinstance(expected, _ndarray):
+        _none_check(fn_name, got, what)
+        if _shape_of(got) != _shape_of(expected):
+            _fail(
+                fn_name,
+                f"expected a {what} of shape {_shape_of(expected)}, got {_describe(got)}",
+                hint,
+            )
+        g = _flat(got, fn_name, what)
+        e = _flat(expected, fn_name, "expected value")
+        for i in _range(_len(e)):
+            if g[i] != e[i]:
+                _fail(fn_name, f"{what} at flat index {i}: expected {e[i]!r}, got {g[i]!r}", hint)
+        return
+    if _isinstance(expected, (_bool, _int, _float)) and not _isinstance(expected, _str):
+        _none_check(fn_name, got, what)
+        value = _scalar(got, fn_name, what)
+        if value != expected:
+            _fail(fn_name, f"expected {what} {expected!r}, got {value!r}", hint)
+        return
+    if _type(got) is not _type(expected) or got != expected:
+        _fail(fn_name, f"expected {what} {_short_repr(expected)}, got {_describe(got)}", hint)
+
+
+def check_raises(fn_name: str, exc_type, func, *args, hint: str = "", **kwargs) -> None:
+    """Fail unless ``func(*args, **kwargs)`` raises ``exc_type``."""
+    try:
+        func(*args, **kwargs)
+    except exc_type:
+        return
+    except Exception as err:  # the wrong exception
+        _fail(
+            fn_name,
+            f"expected {exc_type.__name__}, but it raised {_type(err).__name__}: {err}",
+            hint,
+        )
+    _fail(fn_name, f"expected {exc_type.__name__} to be raised, but nothing was raised", hint)

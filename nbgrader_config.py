@@ -1,0 +1,31 @@
+"""nbgrader configuration for the RNN course (nbgrader 0.9.6).
+
+The course root is this folder: source/ (instructor notebooks), release/ (generated from source/
+by `nbgrader generate_assignment`, committed), submitted/, autograded/, feedback/ and
+gradebook.db (git-ignored). See README.md, "For instructors".
+"""
+
+c = get_config()  # noqa: F821 (injected by nbgrader)
+
+c.CourseDirectory.course_id = "rnn-course"
+c.CourseDirectory.root = "."
+
+# Per-cell limit while validating and autograding. Under NBGRADER_EXECUTION the lessons shorten
+# training to a few seconds, so the slowest instructor cell takes far less than this; an infinite
+# loop in a submission costs at most this long, then the cell scores 0 and later cells still run.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+# Start-up of a kernel that imports torch takes a few seconds on 2 CPUs; leave room on a busy box.
+c.Execute.startup_timeout = 120
+
+# A student who deleted a grade cell gets it back (and graded) instead of an unscored notebook.
+c.OverwriteCells.add_missing_cells = True
+
+# Any stderr in a grade cell scores it 0. Python warnings raised by an otherwise correct solution
+# (say a deprecation warning from torch) are harmless: drop stderr outputs that are warnings.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(^|\n)[^\n]*:\d+: [A-Za-z]*Warning: "
+
+# Keep gigantic student output from bloating the gradebook and feedback.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100

@@ -1,0 +1,169 @@
+"""course_utils.grading: checks, student-facing messages, and resistance to monkeypatching."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import grading
+from course_utils.grading import (
+    budget,
+    check_close,
+    check_equal,
+    check_raises,
+    check_shape,
+    check_type,
+    grading_mode,
+    rel_error,
+)
+
+
+def test_rel_error_zero_for_equal_and_positive_for_different():
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert rel_error(x, x.clone()) == 0.0
+    # the worst element is the smallest one: 1e-3 / (1 + 1.001)
+    assert rel_error(x, x + 1e-3) == pytest.approx(1e-3 / (2 * 1.0 + 1e-3), rel=1e-3)
+    assert rel_error(1.0, np.array([1.5])) == pytest.approx(0.5 / 2.5)
+    assert math.isnan(rel_error(float("nan"), 1.0))
+    with pytest.raises(ValueError, match="3 elements but y has 2"):
+        rel_error([1, 2, 3], [1, 2])
+
+
+def test_check_shape_message_names_function_shapes_and_hint():
+    with pytest.raises(AssertionError) as err:
+        check_shape("rnn_step", torch.zeros(4, 3), (3, 4), hint="did you multiply W_hh by H?")
+    msg = str(err.value)
+    assert msg == (
+        "rnn_step: expected a result of shape (3, 4), got (4, 3); did you multiply W_hh by H?"
+    )
+    check_shape("rnn_step", torch.zeros(3, 4), torch.Size([3, 4]))
+
+
+def test_check_shape_none_and_non_tensor():
+    with pytest.raises(AssertionError, match="returned None.*forget a `return`"):
+        check_shape("f", None, (1,))
+    with pytest.raises(AssertionError, match="to be a torch tensor, got list"):
+        check_shape("f", [1.0], (1,))
+
+
+def test_check_close_accepts_close_and_rejects_far_with_location():
+    a = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    check_close("f", a + 1e-7, a)
+    b = a.clone()
+    b[2, 3] += 0.5
+    with pytest.raises(AssertionError) as err:
+        check_close("f", b, a, hint="missing tanh?")
+    msg = str(err.value)
+    assert "flat index 15" in msg and "missing tanh?" in msg and msg.startswith("f: result")
+
+
+def test_check_close_shape_scalar_nan_inf_and_types():
+    with pytest.raises(AssertionError, match=r"shape \(2,\), got \(1, 2\)"):
+        check_close("f", torch.zeros(1, 2), torch.zeros(2))
+    with pytest.raises(AssertionError, match="single number"):
+        check_close("f", torch.zeros(3), 1.0)
+    with pytest.raises(AssertionError, match="contains NaN"):
+        check_close("f", float("nan"), 1.0)
+    check_close("f", float("inf"), float("inf"))
+    with pytest.raises(AssertionError, match="expected inf"):
+        check_close("f", 1e30, float("inf"))
+    check_close("f", torch.tensor(2.0), 2.0)  # 0-d tensor is a number
+    check_close("f", np.float32(2.0), 2.0)
+    with pytest.raises(AssertionError, match="expected a number.*got str"):
+        check_close("f", "2.0", 2.0)
+    with pytest.raises(AssertionError, match="returned None"):
+        check_close("f", None, 2.0)
+
+
+def test_check_equal_numbers_strings_and_int_tensors():
+    check_equal("f", 28**3, 21952)
+    check_equal("f", torch.tensor(5), 5)
+    with pytest.raises(AssertionError, match="expected result 21952, got 784"):
+        check_equal("f", 784, 21952)
+    check_equal("predict", "time traveller", "time traveller")
+    with pytest.raises(AssertionError, match="expected result 'abc', got str 'abd'"):
+        check_equal("predict", "abd", "abc")
+    check_equal("f", torch.tensor([[1, 2]]), torch.tensor([[1, 2]]))
+    with pytest.raises(AssertionError, match="flat index 1: expected 2, got 3"):
+        check_equal("f", torch.tensor([[1, 3]]), torch.tensor([[1, 2]]))
+    with pytest.raises(AssertionError, match=r"shape \(1, 2\)"):
+        check_equal("f", torch.tensor([1, 2]), torch.tensor([[1, 2]]))
+
+
+def test_check_type_and_raises():
+    check_type("f", 3, int)
+    with pytest.raises(AssertionError, match="expected a int or float, got str"):
+        check_type("f", "3", (int, float))
+    with pytest.raises(AssertionError, match="forget a `return`"):
+        check_type("f", None, float)
+    check_raises("sample_next", ValueError, lambda t: (_ for _ in ()).throw(ValueError()), -1)
+    with pytest.raises(AssertionError, match="expected ValueError to be raised, but nothing"):
+        check_raises("sample_next", ValueError, lambda t: 0, -1)
+    with pytest.raises(AssertionError, match="but it raised TypeError"):
+        check_raises("sample_next", ValueError, lambda t: None + 1, -1)
+
+
+def test_grading_mode_and_budget(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
+    assert not grading_mode() and budget(20, 2) == 20
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert grading_mode() and budget(20, 2) == 2
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert grading_mode()
+
+
+def _outcome(check, *args, **kwargs):
+    try:
+        check(*args, **kwargs)
+    except AssertionError as err:
+        return str(err)
+    return "passed"
+
+
+def test_hostile_rebinding_does_not_fool_the_checks():
+    """A student rebinds the usual comparison helpers to pass anything; checks still fail."""
+    always = lambda *a, **k: True  # noqa: E731
+    patches = [
+        (torch, "allclose", always),
+        (torch, "equal", always),
+        (torch.testing, "assert_close", lambda *a, **k: None),
+        (np, "allclose", always),
+        (math, "isclose", always),
+        (builtins, "abs", lambda x: 0),
+        (builtins, "isinstance", always),
+        (torch.Tensor, "tolist", lambda self: [0.0]),
+        (torch.Tensor, "size", lambda self, *a: torch.Size([2, 2])),
+    ]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    wrong, right = torch.zeros(2, 2), torch.ones(2, 2)
+    try:  # restore before any assertion: pytest itself needs the real builtins
+        for obj, name, fake in patches:
+            setattr(obj, name, fake)
+        close = _outcome(check_close, "f", wrong, right)
+        equal = _outcome(check_equal, "f", torch.tensor([1, 2]), torch.tensor([1, 3]))
+        shape = _outcome(check_shape, "f", torch.zeros(4, 3), (3, 4))
+        err = grading.rel_error(wrong, right)
+    finally:
+        for obj, name, original in saved:
+            setattr(obj, name, original)
+    assert "not close enough" in close
+    assert "expected 3, got 2" in equal
+    assert "shape (3, 4), got (4, 3)" in shape
+    assert err == 1.0
+
+
+def test_float_subclass_cannot_lie_about_its_value():
+    class Liar(float):
+        def __sub__(self, other):
+            return 0.0
+
+        def __float__(self):
+            return 2.0
+
+    with pytest.raises(AssertionError, match="expected 2, got 1"):
+        check_close("f", Liar(1.0), 2.0)
