@@ -1,0 +1,73 @@
+# The course's two commands (see README.md):
+#   make lab    set up (once) and open the course in JupyterLab
+#   make test   set up (once) and run every test: lint, unit, notebooks, nbgrader, browser
+# Both are idempotent: the virtual environment is rebuilt only when a requirements file changes.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# nbgrader shells out to `alembic`, which lives in the venv's bin/.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Use the shared copy of the corpus when there is one (developer machines, CI); otherwise
+# course_utils downloads it once into data/ and checks its sha1.
+ifneq ($(wildcard ../shared/data/timemachine.txt),)
+export COURSE_DATA_DIR ?= $(abspath ../shared/data)
+endif
+PORT ?= 8888
+PYTEST_ARGS ?=
+
+.PHONY: lab setup setup-dev test lint format release benchmark clean help
+
+help:
+	@echo "make lab        set up and open the course in JupyterLab (students start here)"
+	@echo "make test       set up and run every test (what CI runs)"
+	@echo "make release    regenerate release/ from source/ with nbgrader"
+	@echo "make benchmark  measure lessons, widgets, training and grading (takes ~15 min)"
+	@echo "make format     ruff format + fix (Python files and notebooks)"
+
+setup: $(VENV)/.course-installed
+
+$(VENV)/.course-installed: requirements.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed: sudo apt-get install python3 python3-venv"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "venv failed: sudo apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# d2l 1.0.3 pins numpy==1.23.5 and friends, which break everything above: no dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	bash scripts/ensure_chromium.sh
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --port $(PORT) release/lesson1_hidden_state/hidden_state.ipynb
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup-dev lint
+	$(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python benchmarks/run.py --quick
+
+release: setup
+	@for a in source/*/; do a=$$(basename $$a); \
+	  echo "generate_assignment $$a"; \
+	  $(BIN)/nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
+	@rm -f gradebook.db
+
+benchmark: setup-dev
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage artifacts benchmarks/results
