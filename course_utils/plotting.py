@@ -1,0 +1,234 @@
+"""Plots for the lessons: hidden-state heatmaps, perplexity curves, next-character bars, and the
+live training plot. Each function takes ``ax=None`` (a new figure from pyplot) and returns the
+Axes it drew on; nothing here calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+__all__ = [
+    "LivePerplexityPlot",
+    "plot_hidden_states",
+    "plot_next_char_distribution",
+    "plot_perplexity",
+]
+
+
+def _new_axes(ax, figsize=None):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _to_numpy(fn: str, name: str, x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().float().numpy()
+    if isinstance(x, np.ndarray):
+        return x.astype(float)
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x, dtype=float)
+    raise TypeError(f"{fn}: {name} must be a tensor, an array or a list, got {type(x).__name__}.")
+
+
+def _show_token(tok: str) -> str:
+    return "␣" if tok == " " else tok
+
+
+# --------------------------------------------------------------------------- hidden states
+
+
+def plot_hidden_states(H, tokens, ax=None, max_units: int | None = 64):
+    """Heatmap of hidden states (隐藏状态): tokens along x, hidden units along y.
+
+    ``H``: (num_steps, num_hiddens) tensor or array, one row per token read (values of tanh, so
+    in [-1, 1]); ``tokens``: list of num_steps str (or a str of num_steps characters).
+    Diverging colormap fixed to [-1, 1] with a colorbar. ``max_units``: show only the first units
+    when there are more (None shows all). Returns the Axes.
+    """
+    fn = "plot_hidden_states"
+    data = _to_numpy(fn, "H", H)
+    if data.ndim != 2:
+        raise ValueError(
+            f"{fn}: H must be 2-D (num_steps, num_hiddens), got shape {data.shape}; for a batch, "
+            "pick one sequence, e.g. H[:, 0, :] from (num_steps, batch, num_hiddens)."
+        )
+    if isinstance(tokens, str):
+        tokens = list(tokens)
+    if not isinstance(tokens, (list, tuple)) or len(tokens) != data.shape[0]:
+        got = len(tokens) if isinstance(tokens, (list, tuple)) else type(tokens).__name__
+        raise ValueError(
+            f"{fn}: tokens must be a list of num_steps = {data.shape[0]} str (one per row of H), "
+            f"got {got}."
+        )
+    if max_units is not None:
+        data = data[:, :max_units]
+    ax = _new_axes(ax)
+    image = ax.imshow(data.T, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto",
+                      interpolation="nearest")  # fmt: skip
+    ax.set_xticks(range(len(tokens)), [_show_token(t) for t in tokens])
+    ax.set_xlabel("token read at step t")
+    ax.set_ylabel("hidden unit")
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, label="H_t (tanh)")
+    return ax
+
+
+# --------------------------------------------------------------------------- perplexity curves
+
+
+def _histories(histories, labels):
+    from .train import History
+
+    if isinstance(histories, History):
+        histories = [histories]
+    elif isinstance(histories, dict):
+        labels = list(histories) if labels is None else labels
+        histories = list(histories.values())
+    if not isinstance(histories, (list, tuple)) or not all(
+        isinstance(h, History) for h in histories
+    ):
+        raise TypeError(
+            "plot_perplexity: history must be a History, a list of them or a dict "
+            "label -> History (what train_lm returns)."
+        )
+    if labels is None:
+        labels = [h.label or f"run {i + 1}" for i, h in enumerate(histories)]
+    if len(labels) != len(histories):
+        raise ValueError(
+            f"plot_perplexity: got {len(labels)} labels for {len(histories)} histories."
+        )
+    return list(histories), list(labels)
+
+
+def plot_perplexity(
+    history, ax=None, log: bool = True, x: str = "seconds", labels=None, train: bool = True,
+    target: float | None = None,
+):  # fmt: skip
+    """Perplexity (困惑度) curves of one or more training runs.
+
+    ``history``: a ``History``, a list of them, or a dict label -> History. Held-out perplexity is a
+    solid line, training perplexity (``train=True``) a dashed line of the same colour. ``x``:
+    ``"seconds"`` (training time), ``"tokens"`` or ``"step"``. ``log``: log-scale y axis.
+    ``target``: draw a dotted horizontal line at that perplexity. Returns the Axes.
+    """
+    if x not in ("seconds", "tokens", "step"):
+        raise ValueError(f"plot_perplexity: x must be 'seconds', 'tokens' or 'step', got {x!r}.")
+    histories, labels = _histories(history, labels)
+    ax = _new_axes(ax)
+    for i, (h, label) in enumerate(zip(histories, labels, strict=True)):
+        color = f"C{i % 10}"
+        for field, style, suffix in (("val_ppl", "-", "held-out"), ("train_ppl", "--", "train")):
+            if field == "train_ppl" and not train:
+                continue
+            pts = [(getattr(r, x), getattr(r, field)) for r in h.records]
+            pts = [(a, b) for a, b in pts if b is not None]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, style, color=color, label=f"{label} ({suffix})", marker=".")
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle=":", label=f"perplexity {target:g}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel({"seconds": "training time (s)", "tokens": "tokens seen", "step": "step"}[x])
+    ax.set_ylabel("perplexity")
+    if ax.lines:
+        ax.legend(fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- next character
+
+
+def plot_next_char_distribution(tokens, probs, ax=None, top_k: int | None = None, highlight=None):
+    """Bar chart of a next-character distribution.
+
+    ``tokens``: list of vocab_size str; ``probs``: (vocab_size,) tensor/array of probabilities.
+    ``top_k``: keep the k most likely, sorted (None: all, in vocabulary order). ``highlight``: a
+    token (e.g. the true next character) drawn in another colour. The space shows as '␣'.
+    Returns the Axes.
+    """
+    fn = "plot_next_char_distribution"
+    p = _to_numpy(fn, "probs", probs)
+    if p.ndim != 1 or not isinstance(tokens, (list, tuple)) or len(tokens) != p.shape[0]:
+        n = len(tokens) if isinstance(tokens, (list, tuple)) else type(tokens).__name__
+        raise ValueError(
+            f"{fn}: probs must be 1-D (vocab_size,) with one entry per token; got probs shape "
+            f"{p.shape} and {n} tokens."
+        )
+    order = np.arange(len(p))
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"{fn}: top_k must be None or an int >= 1, got {top_k!r}.")
+        order = np.argsort(-p, kind="stable")[:top_k]
+    ax = _new_axes(ax)
+    names = [_show_token(tokens[i]) for i in order]
+    colors = ["C3" if tokens[i] == highlight else "C0" for i in order]
+    ax.bar(range(len(order)), p[order], color=colors)
+    ax.set_xticks(range(len(order)), names)
+    ax.set_ylim(0, max(1e-9, float(p.max())) * 1.1)
+    ax.set_xlabel("next character")
+    ax.set_ylabel("probability")
+    return ax
+
+
+# --------------------------------------------------------------------------- live plot
+
+
+class LivePerplexityPlot:
+    """A perplexity plot that redraws in place in a notebook while ``train_lm`` runs.
+
+    Draws on a ``matplotlib.figure.Figure`` (not pyplot, so the notebook does not show it a second
+    time at the end of the cell) and shows it through an IPython display handle, redrawn at most
+    once every ``min_interval`` seconds (``update(..., force=True)`` always redraws). Outside a
+    notebook nothing is displayed; the figure is still drawn (``.figure``).
+    """
+
+    def __init__(self, title: str | None = None, log: bool = True, min_interval: float = 0.4,
+                 x: str = "seconds", target: float | None = None):  # fmt: skip
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(6, 3.5), dpi=90)
+        self.ax = self.figure.add_subplot()
+        self.title, self.log, self.x, self.target = title, log, x, target
+        self.min_interval = min_interval
+        self.num_draws = 0
+        self._last = -float("inf")
+        self._handle = None
+
+    def _in_notebook(self) -> bool:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+        return shell is not None and getattr(shell, "kernel", None) is not None
+
+    def update(self, history, force: bool = False) -> bool:
+        """Redraw from ``history`` unless the last redraw was under ``min_interval`` ago.
+
+        Returns True when it redrew.
+        """
+        now = time.perf_counter()
+        if not force and now - self._last < self.min_interval:
+            return False
+        self._last = now
+        self.ax.clear()
+        plot_perplexity(history, ax=self.ax, log=self.log, x=self.x, target=self.target)
+        if self.title:
+            self.ax.set_title(self.title)
+        self.num_draws += 1
+        if self._in_notebook():
+            from IPython.display import display
+
+            if self._handle is None:
+                self._handle = display(self.figure, display_id=True)
+            else:
+                self._handle.update(self.figure)
+        return True

@@ -1,0 +1,312 @@
+"""The class grading command on a tiny self-made assignment (fast, independent of the lessons).
+
+The assignment ``tiny`` has two graded functions, ``add`` (test cell worth 2 points) and ``mul``
+(1 point), in plain Python so a kernel starts in about a second. Students: a correct one, a wrong
+``add``, a kernel crash (``os._exit``) and an empty folder; plus a second course for the
+wall-clock limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+# ----------------------------------------------------------------------------- a tiny course
+
+
+def _meta(grade_id, *, solution=False, grade=False, points=None):
+    meta = {
+        "grade": grade,
+        "solution": solution,
+        "locked": grade,
+        "schema_version": 3,
+        "grade_id": grade_id,
+    }
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def tiny_notebook():
+    """The instructor's notebook: solution cells ``add``, ``mul``; test cells ``test_add`` (2 pt),
+    ``test_mul`` (1 pt)."""
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("# A tiny assignment"),
+            new_code_cell(
+                "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+                metadata=_meta("add", solution=True),
+            ),
+            new_code_cell(
+                "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n### BEGIN HIDDEN TESTS\n"
+                "assert add(-1, 5) == 4\n### END HIDDEN TESTS",
+                metadata=_meta("test_add", grade=True, points=2),
+            ),
+            new_code_cell(
+                "def mul(a, b):\n    ### BEGIN SOLUTION\n    return a * b\n    ### END SOLUTION",
+                metadata=_meta("mul", solution=True),
+            ),
+            new_code_cell(
+                "assert mul(2, 3) == 6", metadata=_meta("test_mul", grade=True, points=1)
+            ),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def make_tiny_course(root: Path, execute_timeout: int = 10) -> Path:
+    """A course folder with the course's nbgrader_config.py and ``tiny`` generated."""
+    (root / "source" / "tiny").mkdir(parents=True)
+    config = (ROOT / "nbgrader_config.py").read_text()
+    config += f"\nc.Execute.timeout = {execute_timeout}\n"
+    (root / "nbgrader_config.py").write_text(config)
+    nbformat.write(tiny_notebook(), root / "source" / "tiny" / "tiny.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", "tiny", "--force"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+def add_student(root: Path, student: str, add=None, mul=None, empty=False) -> None:
+    """submitted/<student>/tiny/tiny.ipynb from the release, with the student's code filled in."""
+    folder = root / "submitted" / student / "tiny"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    if empty:
+        return
+    nb = nbformat.read(root / "release" / "tiny" / "tiny.ipynb", as_version=4)
+    answers = {
+        "add": add or "def add(a, b):\n    return sum([a, b])",
+        "mul": mul or "def mul(a, b):\n    return b * a",
+    }
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    nbformat.write(nb, folder / "tiny.ipynb")
+
+
+def grade(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the class command the way an instructor does."""
+    return subprocess.run(
+        [sys.executable, "-m", "course_utils.grade_class", "tiny", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def gradebook_rows(root: Path) -> dict:
+    """student -> {grade cell: (score or None when unscored, needs_manual_grade)}; plus counts."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{root}/gradebook.db", "rnn-course") as gb:
+        subs = gb.assignment_submissions("tiny")
+        for sub in subs:
+            (nb,) = sub.notebooks
+            out[sub.student.id] = {
+                g.name: (None if g.auto_score is None else g.score, g.needs_manual_grade)
+                for g in nb.grades
+            }
+        counts = {
+            "submissions": len(subs),
+            "grades": sum(len(nb.grades) for sub in subs for nb in sub.notebooks),
+        }
+    return out, counts
+
+
+def read_csv(root: Path) -> dict:
+    with open(root / "grades" / "tiny.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+# ----------------------------------------------------------------------------- one class, graded
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = make_tiny_course(tmp_path_factory.mktemp("class"))
+    add_student(root, "good")
+    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
+    add_student(root, "crash", add="import os\nos._exit(1)")
+    add_student(root, "empty", empty=True)
+    done = grade(root, "--jobs", "2")
+    return root, done
+
+
+def test_exit_status_is_zero_when_only_students_fail(graded_class):
+    root, done = graded_class
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_student_has_one_record_with_the_right_scores(graded_class):
+    root, done = graded_class
+    rows, counts = gradebook_rows(root)
+    assert sorted(rows) == ["crash", "empty", "good", "wrong"]
+    assert counts == {"submissions": 4, "grades": 8}
+    assert rows["good"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert rows["wrong"] == {"test_add": (0.0, False), "test_mul": (1.0, False)}
+    # kernel death: nothing scored, flagged for a human
+    assert rows["crash"] == {"test_add": (None, True), "test_mul": (None, True)}
+    # empty folder: nbgrader's rule for a missing notebook, zero
+    assert rows["empty"] == {"test_add": (0.0, False), "test_mul": (0.0, False)}
+
+
+def test_progress_table_and_clear_messages(graded_class):
+    root, done = graded_class
+    out = done.stdout
+    assert "[4/4]" in out
+    assert "student crash: kernel died" in out and "needs manual review" in out
+    assert "student empty: empty submission folder - scored 0" in out
+    table = out[out.index("student  ") :]
+    good = next(line for line in table.splitlines() if line.startswith("good "))
+    assert good.split() == ["good", "2", "1", "3", "graded"]
+
+
+def test_feedback_and_autograded_folders_and_csv(graded_class):
+    root, done = graded_class
+    for student in ("good", "wrong"):
+        assert (root / "feedback" / student / "tiny" / "tiny.html").is_file()
+        assert (root / "autograded" / student / "tiny" / "tiny.ipynb").is_file()
+    assert not (root / "autograded" / "crash" / "tiny").exists()
+    assert not (root / "feedback" / "crash" / "tiny").exists()
+    rows = read_csv(root)
+    assert rows["good"]["test_add"] == "2" and rows["good"]["total"] == "3"
+    assert rows["wrong"]["test_add"] == "0" and rows["wrong"]["total"] == "1"
+    assert rows["crash"]["status"] == "kernel-died" and rows["crash"]["test_add"] == ""
+    assert rows["empty"]["status"] == "empty" and rows["empty"]["total"] == "0"
+
+
+def test_rerun_keeps_one_consistent_record(graded_class):
+    root, _ = graded_class
+    add_student(root, "wrong")  # the student fixed their add and resubmitted
+    add_student(root, "crash", mul="def mul(a, b):\n    return 0")  # no crash any more
+    done = grade(root, "--jobs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows, counts = gradebook_rows(root)
+    assert counts == {"submissions": 4, "grades": 8}
+    assert rows["wrong"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert rows["crash"] == {"test_add": (2.0, False), "test_mul": (0.0, False)}
+    assert rows["good"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert (root / "feedback" / "crash" / "tiny" / "tiny.html").is_file()
+    # and the crash comes back: the old scores must not survive as if graded
+    add_student(root, "crash", add="import os\nos.abort()")
+    done = grade(root, "--jobs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows, counts = gradebook_rows(root)
+    assert counts == {"submissions": 4, "grades": 8}
+    assert rows["crash"] == {"test_add": (None, True), "test_mul": (None, True)}
+    assert not (root / "feedback" / "crash" / "tiny").exists()
+
+
+# ----------------------------------------------------------------------------- the limits
+
+
+def test_wall_clock_limit_kills_a_runaway_submission(tmp_path):
+    # The per-cell timeout is long (60 s), the per-submission limit short: the limit must win,
+    # kill the kernel, and leave the other student graded.
+    root = make_tiny_course(tmp_path / "course", execute_timeout=60)
+    add_student(root, "good")
+    add_student(root, "loop", add="def add(a, b):\n    while True:\n        pass")
+    done = grade(root, "--jobs", "2", "--timeout", "8", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "student loop: ran out of time" in done.stdout
+    rows, _ = gradebook_rows(root)
+    assert rows["good"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert rows["loop"] == {"test_add": (None, True), "test_mul": (None, True)}
+
+
+def test_file_level_problems_get_clear_messages(tmp_path):
+    root = make_tiny_course(tmp_path / "course")
+    add_student(root, "good")
+    add_student(root, "renamed")
+    nb = root / "submitted" / "renamed" / "tiny"
+    (nb / "tiny.ipynb").rename(nb / "tiny-Copy1.ipynb")
+    add_student(root, "notjson", empty=True)
+    (root / "submitted" / "notjson" / "tiny" / "tiny.ipynb").write_text("{ not json")
+    add_student(root, "nonotebook", empty=True)
+    (root / "submitted" / "nonotebook" / "tiny" / "answers.txt").write_text("42")
+    done = grade(root, "--jobs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "student renamed: graded (notebook was renamed)" in out
+    assert "tiny-Copy1.ipynb graded as tiny.ipynb" in out
+    assert "student notjson: notebook is not valid JSON - not scored" in out
+    assert "student nonotebook: no notebook submitted - scored 0" in out
+    rows, _ = gradebook_rows(root)
+    assert rows["good"]["test_add"] == (2.0, False)
+    assert rows["renamed"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert rows["notjson"] == {"test_add": (None, True), "test_mul": (None, True)}
+    assert rows["nonotebook"] == {"test_add": (0.0, False), "test_mul": (0.0, False)}
+
+
+# ----------------------------------------------------------------------------- grading failures
+
+
+def test_broken_setups_exit_non_zero(tmp_path):
+    root = make_tiny_course(tmp_path / "course")
+    add_student(root, "good")
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "course_utils.grade_class", "nope", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert "not in the gradebook" in bad.stderr and "generate_assignment nope" in bad.stderr
+
+    config = root / "nbgrader_config.py"
+    text = config.read_text()
+    config.write_text(text + "\nthis is not python\n")
+    done = grade(root)
+    assert done.returncode == 1 and "cannot load" in done.stderr
+
+    config.unlink()
+    done = grade(root)
+    assert done.returncode == 1 and "no nbgrader_config.py" in done.stderr
+    config.write_text(text)
+
+    (root / "gradebook.db").rename(root / "gradebook.bak")
+    done = grade(root)
+    assert done.returncode == 1 and "no gradebook" in done.stderr
+    assert not (root / "gradebook.db").exists()  # and it did not create an empty one
+    (root / "gradebook.bak").rename(root / "gradebook.db")
+
+    shutil.rmtree(root / "submitted")
+    done = grade(root)
+    assert done.returncode == 1 and "no submissions" in done.stderr
+
+
+def test_the_tiny_notebook_is_valid():
+    # guards the fixture itself: schema-valid notebook with the nbgrader cells we rely on
+    nb = tiny_notebook()
+    nbformat.validate(nb)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert ids == ["add", "test_add", "mul", "test_mul"]
+    assert json.loads(nbformat.writes(nb))["nbformat"] == 4

@@ -1,0 +1,145 @@
+"""course_utils.plotting: check the artists drawn (images, colorbars, bars, lines), headless."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from course_utils.plotting import (  # noqa: E402
+    LivePerplexityPlot,
+    plot_hidden_states,
+    plot_next_char_distribution,
+    plot_perplexity,
+)
+from course_utils.train import History, Record  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _history(label=None, scale=1.0):
+    recs = [
+        Record(0, 0, 0.0, 0, None, 28.0 * scale),
+        Record(10, 1, 1.0, 640, 9.0 * scale, 8.0 * scale),
+        Record(20, 1, 2.0, 1280, 6.0 * scale, 5.5 * scale),
+    ]
+    return History(records=recs, label=label)
+
+
+def test_hidden_states_heatmap_has_tokens_units_and_a_diverging_colorbar():
+    H = torch.tanh(torch.randn(7, 12))  # (num_steps, num_hiddens)
+    ax = plot_hidden_states(H, "machine")
+    (image,) = ax.get_images()
+    assert image.get_array().shape == (12, 7)  # units on y, tokens on x
+    assert image.get_clim() == (-1.0, 1.0) and image.get_cmap().name == "RdBu_r"
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("machine")
+    assert image.colorbar is not None and len(ax.figure.axes) == 2
+    np.testing.assert_allclose(image.get_array(), H.numpy().T, rtol=1e-6)
+
+
+def test_hidden_states_shows_spaces_and_caps_the_number_of_units():
+    fig, ax = plt.subplots()
+    out = plot_hidden_states(np.zeros((3, 100)), ["a", " ", "b"], ax=ax, max_units=10)
+    assert out is ax and out.get_images()[0].get_array().shape == (10, 3)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "␣", "b"]
+
+
+@pytest.mark.parametrize(
+    "H, tokens, exc, words",
+    [
+        (torch.zeros(2, 3, 4), "ab", ValueError, "(num_steps, num_hiddens)"),
+        (torch.zeros(3, 4), "ab", ValueError, "num_steps = 3"),
+        ("H", "ab", TypeError, "H must be"),
+    ],
+)
+def test_hidden_states_rejects_bad_shapes(H, tokens, exc, words):
+    with pytest.raises(exc) as info:
+        plot_hidden_states(H, tokens)
+    assert words in str(info.value)
+
+
+def test_perplexity_plot_draws_held_out_and_train_lines_for_each_history():
+    ax = plot_perplexity({"ours": _history(), "d2l": _history(scale=1.3)}, target=5.0)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["ours (held-out)", "ours (train)", "d2l (held-out)", "d2l (train)",
+                      "perplexity 5"]  # fmt: skip
+    held_out = ax.get_lines()[0]
+    assert list(held_out.get_xdata()) == [0.0, 1.0, 2.0]
+    assert list(held_out.get_ydata()) == [28.0, 8.0, 5.5]
+    assert len(ax.get_lines()[1].get_xdata()) == 2  # train ppl is None at step 0: skipped
+    assert ax.get_yscale() == "log" and ax.get_legend() is not None
+
+
+def test_perplexity_plot_options():
+    fig, ax = plt.subplots()
+    out = plot_perplexity(_history("run"), ax=ax, log=False, x="tokens", train=False)
+    assert out is ax and ax.get_yscale() == "linear" and len(ax.get_lines()) == 1
+    assert list(ax.get_lines()[0].get_xdata()) == [0, 640, 1280]
+    ax2 = plot_perplexity([_history(), _history()], labels=["a", "b"], x="step")
+    assert len(ax2.get_lines()) == 4
+    with pytest.raises(ValueError, match="x must be"):
+        plot_perplexity(_history(), x="minutes")
+    with pytest.raises(TypeError, match="History"):
+        plot_perplexity([1, 2])
+    with pytest.raises(ValueError, match="labels"):
+        plot_perplexity([_history()], labels=["a", "b"])
+
+
+def test_next_char_bars_count_order_and_highlight():
+    tokens = [" ", "<unk>", "a", "b", "c"]
+    probs = torch.tensor([0.1, 0.0, 0.5, 0.3, 0.1])
+    ax = plot_next_char_distribution(tokens, probs)
+    assert len(ax.patches) == 5
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["␣", "<unk>", "a", "b", "c"]
+    fig, ax = plt.subplots()
+    plot_next_char_distribution(tokens, probs, ax=ax, top_k=2, highlight="b")
+    bars = ax.patches
+    assert len(bars) == 2 and [round(b.get_height(), 3) for b in bars] == [0.5, 0.3]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert bars[0].get_facecolor() != bars[1].get_facecolor()  # 'b' highlighted
+
+
+@pytest.mark.parametrize(
+    "tokens, probs, kwargs, words",
+    [
+        (["a", "b"], torch.ones(3) / 3, {}, "one entry per token"),
+        (["a", "b"], torch.ones(2, 2), {}, "1-D"),
+        (["a", "b"], torch.ones(2) / 2, {"top_k": 0}, "top_k"),
+    ],
+)
+def test_next_char_rejects_bad_input(tokens, probs, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        plot_next_char_distribution(tokens, probs, **kwargs)
+
+
+def test_live_plot_redraws_in_place_at_a_limited_rate_and_silently(capsys):
+    live = LivePerplexityPlot(title="training", min_interval=60.0)
+    assert live.update(_history()) is True
+    assert live.update(_history()) is False  # too soon
+    assert live.update(_history(), force=True) is True
+    assert live.num_draws == 2 and len(live.ax.get_lines()) == 2  # cleared, not stacked
+    assert live.ax.get_title() == "training"
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""  # outside a notebook: nothing printed
+
+
+def test_train_lm_with_plot_true_is_silent_outside_a_notebook(capsys):
+    from course_utils.data import load_corpus
+    from course_utils.rnn import CharRNN
+    from course_utils.train import train_lm
+
+    corpus, vocab = load_corpus(text="abc abd " * 50)
+    h = train_lm(CharRNN(len(vocab), 8), corpus, corpus, batch_size=2, num_steps=8,
+                 max_epochs=2, plot=True, device="cpu")  # fmt: skip
+    assert len(h.records) == 3
+    out = capsys.readouterr()
+    assert out.err == "" and out.out == ""
