@@ -7,7 +7,8 @@ Usage (from the course root, the folder holding ``nbgrader_config.py``)::
     python -m course_utils.grade_class lesson1_hidden_state --root /srv/course --timeout 900
 
 Before it: ``nbgrader generate_assignment <assignment>`` (the gradebook must know the assignment)
-and ``nbgrader collect <assignment>`` (or copy submissions to ``submitted/<student>/<assignment>/``).
+and ``nbgrader collect <assignment>`` (or copy the submissions to
+``submitted/<student>/<assignment>/``).
 
 What it does, for every student folder ``submitted/<student>/<assignment>/``:
 
@@ -115,6 +116,7 @@ class StudentResult:
     timestamp: str | None = None
     # notebooks whose grades must be left unscored even though others were graded
     unscored_notebooks: list = field(default_factory=list)
+    flagged_notebooks: list = field(default_factory=list)  # set nbgrader's "flagged" on these
     workdir: str | None = None  # worker course copy holding autograded/ and feedback/
 
     @property
@@ -268,6 +270,7 @@ class Plan:
     skip: set = field(default_factory=set)  # notebook files not copied to the worker
     unscored_notebooks: list = field(default_factory=list)
     run: bool = True  # False: no worker needed (empty folder, nothing gradable)
+    flags: dict = field(default_factory=dict)  # notebook -> suspicious lines, for a human
 
 
 def _readable_notebook(path: Path) -> str | None:
@@ -283,6 +286,50 @@ def _readable_notebook(path: Path) -> str | None:
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return "JSON, but not a notebook (no list of cells)"
     return None
+
+
+# Code that rebinds what test cells rely on: worth a human look even when the checks held.
+_WATCHED = r"torch|np|numpy|math|builtins|__builtins__|course_utils|cu|grading|sys\.modules"
+_ALIAS = re.compile(
+    r"^\s*(?:from\s+(?:torch|numpy|math|builtins|course_utils)[\w.]*\s+)?import\s+"
+    r"(?:torch|numpy|math|builtins|course_utils|grading)[\w.]*\s+as\s+(\w+)",
+    re.MULTILINE,
+)
+
+
+def _tamper_regex(names: str) -> re.Pattern:
+    return re.compile(
+        rf"^[ \t]*((?:{names})(?:\s*\.\s*\w+|\s*\[[^\]]*\])+)\s*=(?!=)"
+        rf"|\bsetattr\(\s*(?:{names})\b|\b__builtins__\b|\bsys\.modules\b",
+        re.MULTILINE,
+    )
+
+
+def tamper_lines(path: Path) -> list[str]:
+    """Lines of a notebook's code cells that rebind library functions, e.g. torch.allclose = ...
+
+    Test cells are restored from the gradebook and use checks captured at import time, so such
+    lines should change nothing; they are still reported (and the notebook flagged in the
+    gradebook) so that a human can look.
+    """
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    sources = []
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            sources.append("".join(source) if isinstance(source, list) else str(source))
+    aliases = {a for src in sources for a in _ALIAS.findall(src)}
+    pattern = _tamper_regex("|".join([_WATCHED, *sorted(aliases)]))
+    found = []
+    for source in sources:
+        for m in pattern.finditer(source):
+            line = source[source.rfind("\n", 0, m.start()) + 1 :].split("\n", 1)[0].strip()
+            if line[:80] not in found:
+                found.append(line[:80])
+    return found
 
 
 def plan_submission(course: Course, student: str) -> Plan:
@@ -319,6 +366,15 @@ def plan_submission(course: Course, student: str) -> Plan:
                 plan.notes.append(f"{found[nb].name} is {reason}")
     if plan.unscored_notebooks:
         plan.status = "not-a-notebook"
+    for nb in expected:
+        if nb in found and nb not in plan.unscored_notebooks:
+            lines = tamper_lines(found[nb])
+            if lines:
+                plan.flags[nb] = lines
+                plan.notes.append(
+                    f"flagged for review, {found[nb].name} rebinds library code: "
+                    + " | ".join(lines[:3])
+                )
 
     if missing:
         plan.notes.append("missing notebook(s): " + ", ".join(m + ".ipynb" for m in missing))
@@ -583,6 +639,8 @@ def _merge(course: Course, result: StudentResult) -> None:
                     comment.auto_comment = comments[comment.name]
             if name in result.penalties and result.penalties[name] is not None:
                 nb.late_submission_penalty = result.penalties[name]
+            if name in result.flagged_notebooks:
+                nb.flagged = True  # shows in the formgrader; a human clears it
         gb.db.commit()
 
 
@@ -749,6 +807,7 @@ def grade_class(
         if result.status == "graded" and plan.status != "graded":
             result.status = plan.status
         result.unscored_notebooks = list(plan.unscored_notebooks)
+        result.flagged_notebooks = list(plan.flags)
         result.message = "; ".join([*plan.notes, *([result.message] if result.message else [])])
         try:
             _merge(course, result)

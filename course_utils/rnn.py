@@ -233,7 +233,7 @@ class CharRNN(nn.Module):
             (0 turns it off; active only in ``model.train()`` mode).
         input: ``"onehot"`` (each character a one-hot vector, like the scratch model) or
             ``"embedding"`` (a learned ``nn.Embedding`` of size ``embed_dim``).
-        embed_dim: embedding size when ``input="embedding"`` (default: num_hiddens // 2).
+        embed_dim: embedding size when ``input="embedding"`` (default 32).
 
     ``logits, state = model(X, state)``: X (batch, num_steps) long -> logits
     (batch, num_steps, vocab_size), state (num_layers, batch, num_hiddens).
@@ -242,7 +242,7 @@ class CharRNN(nn.Module):
     def __init__(
         self,
         vocab_size: int,
-        num_hiddens: int = 256,
+        num_hiddens: int = 128,
         num_layers: int = 1,
         dropout: float = 0.0,
         input: str = "onehot",
@@ -261,7 +261,9 @@ class CharRNN(nn.Module):
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.input = input
         if input == "embedding":
-            embed_dim = embed_dim or max(1, num_hiddens // 2)
+            embed_dim = 32 if embed_dim is None else embed_dim
+            if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1:
+                raise ValueError(f"CharRNN: embed_dim must be a positive int, got {embed_dim!r}.")
             self.embedding = nn.Embedding(vocab_size, embed_dim)
             num_inputs = embed_dim
         else:

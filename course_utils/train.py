@@ -309,8 +309,8 @@ def train_lm(
         max_epochs, time_budget: stop after this many passes over ``train_corpus`` and/or this
             many seconds of training (evaluation and plotting excluded); give at least one.
         eval_every_s, eval_every_steps: evaluate every so many training seconds or steps
-            (default: 20 points over ``time_budget``, else once per epoch). There is always a
-            record at step 0 and one at the end.
+            (default: 20 points over ``time_budget``, at most 4 a second; else once per
+            epoch). There is always a record at step 0 and one at the end.
         lr_schedule: ``"constant"``, ``"cosine"`` or ``"linear"`` decay (to 2% of ``lr``) over the
             budget; ``warmup``: fraction of the budget with a linear warm-up.
         device: default CUDA when available, else CPU.
@@ -385,7 +385,7 @@ def _train_lm(
     if eval_every_s is not None and not eval_every_s > 0:
         raise ValueError(f"{fn}: eval_every_s must be positive seconds, got {eval_every_s!r}.")
     if eval_every_s is None and eval_every_steps is None and time_budget is not None:
-        eval_every_s = time_budget / 20
+        eval_every_s = max(time_budget / 20, 0.25)
 
     device = default_device() if device is None else torch.device(device)
     model.to(device)

@@ -79,7 +79,9 @@ def _api(root: Path):
 
     _ensure_alembic_on_path()
     config = load_config(root)
-    config.Exchange.root = str(Path(root) / "exchange")  # unused; avoids a warning about /usr
+    exchange = Path(root) / "exchange"  # unused, but nbgrader complains when it is unwritable
+    exchange.mkdir(exist_ok=True)
+    config.Exchange.root = str(exchange)
     return NbGraderAPI(config=config)
 
 

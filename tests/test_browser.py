@@ -379,20 +379,44 @@ def wait_kernel_idle(page, timeout: float = 30.0) -> None:
     pytest.fail(f"kernel still busy {timeout:.0f} s after moving a slider")
 
 
-def screenshot_notebook(page, dest: Path, max_height: int = 15000) -> None:
-    """A full-length screenshot of the open notebook (the viewport is stretched to fit it)."""
+def screenshot_notebook(page, dest: Path, segment_height: int = 3000) -> None:
+    """A full-length screenshot of the open notebook, stitched from scrolled segments.
+
+    The notebook scrolls inside its own element, so a page screenshot shows only one screenful;
+    the viewport is made tall, the notebook scrolled one segment at a time, and the pieces pasted
+    together (Pillow) into ``dest``.
+    """
+    from PIL import Image
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    extra = page.evaluate(
-        f"() => {{ const n = ({JS_SCROLLER})(); return n.scrollHeight - n.clientHeight; }}"
-    )
     size = page.viewport_size
-    page.set_viewport_size(
-        {"width": size["width"], "height": min(max_height, size["height"] + extra)}
-    )
-    page.evaluate(f"() => ({JS_SCROLLER})().scrollTo(0, 0)")
-    time.sleep(0.5)  # let images re-layout
-    page.screenshot(path=str(dest))
-    page.set_viewport_size(size)
+    page.set_viewport_size({"width": size["width"], "height": segment_height})
+    try:
+        geometry = f"""() => {{ const n = ({JS_SCROLLER})(); const r = n.getBoundingClientRect();
+            return {{x: r.x, y: r.y, width: r.width, height: n.clientHeight,
+                     total: n.scrollHeight}}; }}"""
+        g = page.evaluate(geometry)
+        clip = {"x": g["x"], "y": g["y"], "width": g["width"], "height": g["height"]}
+        sheet = Image.new("RGB", (int(g["width"]), int(g["total"])), "white")
+        offset = 0
+        while offset < g["total"]:
+            top = page.evaluate(
+                f"(y) => {{ const n = ({JS_SCROLLER})(); n.scrollTo(0, y); return n.scrollTop; }}",
+                offset,
+            )
+            time.sleep(0.3)  # let the scrolled cells paint
+            shot = tmp = dest.with_suffix(".part.png")
+            page.screenshot(path=str(tmp), clip=clip)
+            piece = Image.open(shot)
+            piece.load()
+            skip = offset - top  # the last segment cannot scroll further: drop what overlaps
+            sheet.paste(piece.crop((0, skip, piece.width, piece.height)), (0, offset))
+            offset = top + piece.height
+        tmp.unlink(missing_ok=True)
+        sheet.save(dest)
+    finally:
+        page.evaluate(f"() => ({JS_SCROLLER})().scrollTo(0, 0)")
+        page.set_viewport_size(size)
 
 
 def report(capsys, line: str) -> None:
@@ -421,47 +445,62 @@ def check_outputs(label: str, state: dict, dom: dict) -> None:
     assert dom["sliders"] >= 1, f"{label}: no slider rendered"
 
 
-def move_sliders(page, label: str) -> list[tuple[str, float]]:
-    """Move every slider one step with the keyboard; what it drives must change in time.
+def move_slider_once(page, label: str, i: int) -> tuple[str, float]:
+    """Press an arrow key on slider ``i`` (right, or left at its maximum); wait for the outputs.
 
-    Returns (slider label, seconds until the outputs changed) for each slider.
+    Returns (slider label, seconds until something in the outputs changed).
     """
     sliders = page.locator(".jp-OutputArea-output .widget-slider")
+    info = page.evaluate(JS_SLIDER_INFO, i)
+    name = info["label"] or f"slider {i}"
+    at_max = info["now"] is not None and info["now"] >= info["max"]
+    key = "ArrowLeft" if at_max else "ArrowRight"
+    before = page.evaluate(JS_OUTPUT_FINGERPRINT)
+    handle = sliders.nth(i).locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    start = time.monotonic()
+    page.keyboard.press(key)
+    latency = None
+    while time.monotonic() - start < 10.0:
+        if page.evaluate(JS_OUTPUT_FINGERPRINT) != before:
+            latency = time.monotonic() - start
+            break
+        time.sleep(0.02)
+    after = page.evaluate(JS_SLIDER_INFO, i)
+    assert (after["readout"], after["now"]) != (info["readout"], info["now"]), (
+        f"{label}: {key} on slider '{name}' did not move it (readout {info['readout']!r})"
+    )
+    assert latency is not None, (
+        f"{label}: moving slider '{name}' ({info['readout']} -> {after['readout']}) changed "
+        "nothing in the outputs (plot, text) within 10 s"
+    )
+    wait_kernel_idle(page)
+    return name, latency
+
+
+def move_sliders(page, label: str, tries: int = 3) -> list[tuple[str, list[float]]]:
+    """Move every slider with the keyboard; what it drives must change within the deadline.
+
+    A busy machine can delay one update: each slider gets up to ``tries`` moves, and at least
+    one must update the outputs within ``SLIDER_DEADLINE_S``. Every move must update them.
+    Returns (slider label, latencies in seconds) for each slider.
+    """
     results = []
-    for i in range(sliders.count()):
-        info = page.evaluate(JS_SLIDER_INFO, i)
-        name = info["label"] or f"slider {i}"
-        if info["disabled"]:
+    for i in range(page.locator(".jp-OutputArea-output .widget-slider").count()):
+        if page.evaluate(JS_SLIDER_INFO, i)["disabled"]:
             continue
-        key = (
-            "ArrowLeft" if info["now"] is not None and info["now"] >= info["max"] else "ArrowRight"
-        )
-        before = page.evaluate(JS_OUTPUT_FINGERPRINT)
-        handle = sliders.nth(i).locator(".noUi-handle").first
-        handle.scroll_into_view_if_needed()
-        handle.focus()
-        start = time.monotonic()
-        page.keyboard.press(key)
-        latency = None
-        while time.monotonic() - start < max(10.0, 3 * SLIDER_DEADLINE_S):
-            if page.evaluate(JS_OUTPUT_FINGERPRINT) != before:
-                latency = time.monotonic() - start
+        latencies = []
+        for _ in range(tries):
+            name, latency = move_slider_once(page, label, i)
+            latencies.append(latency)
+            if latency <= SLIDER_DEADLINE_S:
                 break
-            time.sleep(0.02)
-        after = page.evaluate(JS_SLIDER_INFO, i)
-        assert after["readout"] != info["readout"], (
-            f"{label}: {key} on slider '{name}' did not move it (readout {info['readout']!r})"
+        assert min(latencies) <= SLIDER_DEADLINE_S, (
+            f"{label}: slider '{name}' took {', '.join(f'{t:.2f}' for t in latencies)} s to "
+            f"update its output in {tries} moves (limit {SLIDER_DEADLINE_S} s)"
         )
-        assert latency is not None, (
-            f"{label}: moving slider '{name}' ({info['readout']} -> {after['readout']}) changed "
-            "nothing in the outputs (plot, text) within 10 s"
-        )
-        assert latency <= SLIDER_DEADLINE_S, (
-            f"{label}: slider '{name}' took {latency:.2f} s to update its output "
-            f"(limit {SLIDER_DEADLINE_S} s)"
-        )
-        results.append((name, latency))
-        wait_kernel_idle(page)
+        results.append((name, latencies))
     assert results, f"{label}: no enabled slider to move"
     return results
 
@@ -489,7 +528,11 @@ def test_instructor_version_runs_in_jupyterlab(lesson, lab, page, capsys):
         f"{path}: execution counts {state['counts']} are not 1..{state['code']} in a fresh kernel"
     )
     moved = move_sliders(page, path)
-    report(capsys, f"{lesson}: sliders " + ", ".join(f"{n!r} {t * 1000:.0f} ms" for n, t in moved))
+    report(
+        capsys,
+        f"{lesson}: slider updates "
+        + ", ".join(f"{n!r} " + "/".join(f"{t * 1000:.0f}" for t in ts) + " ms" for n, ts in moved),
+    )
     dom = page.evaluate(JS_DOM_STATE)
     assert not dom["stderr_blocks"], f"{path}: a slider callback wrote to stderr or raised: " + str(
         dom["stderr_blocks"]

@@ -354,3 +354,17 @@ def test_random_bad_input():
         seq_data_iter_random(list(range(100)), 0, 5)
     with pytest.raises(TypeError, match="num_steps must be an int"):
         seq_data_iter_random(list(range(100)), 2, None)
+
+
+def test_vocab_flattens_lines_like_d2l_and_has_a_repr():
+    v = Vocab([list("ab"), list("ba c")])
+    assert list(v.idx_to_token) == [" ", "<unk>", "a", "b", "c"]
+    assert repr(v).startswith("Vocab(size=5")
+
+
+def test_vocab_to_tokens_rejects_bools_and_float_tensors():
+    v = Vocab(list("abc"))
+    with pytest.raises(TypeError, match="got a bool"):
+        v.to_tokens(True)
+    with pytest.raises(TypeError, match="got a tensor torch.float32"):
+        v.to_tokens(torch.tensor(1.0))

@@ -234,3 +234,13 @@ def test_no_download_when_told_not_to(folders):
     _, cache = folders
     with pytest.raises(FileNotFoundError, match=str(cache)):
         timemachine_path(download_if_missing=False)
+
+
+def test_interrupted_download_leaves_no_temp_file(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download("http://127.0.0.1:9/x", tmp_path / "x.txt", GOOD_SHA1)
+    assert _leftovers(tmp_path) == []

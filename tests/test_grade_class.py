@@ -72,12 +72,10 @@ def tiny_notebook():
     return nb
 
 
-def make_tiny_course(root: Path, execute_timeout: int = 10) -> Path:
+def make_tiny_course(root: Path) -> Path:
     """A course folder with the course's nbgrader_config.py and ``tiny`` generated."""
     (root / "source" / "tiny").mkdir(parents=True)
-    config = (ROOT / "nbgrader_config.py").read_text()
-    config += f"\nc.Execute.timeout = {execute_timeout}\n"
-    (root / "nbgrader_config.py").write_text(config)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
     nbformat.write(tiny_notebook(), root / "source" / "tiny" / "tiny.ipynb")
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", "tiny", "--force"],
@@ -88,6 +86,20 @@ def make_tiny_course(root: Path, execute_timeout: int = 10) -> Path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return root
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The tiny course, generated once per module (generating costs seconds)."""
+    return make_tiny_course(tmp_path_factory.mktemp("template") / "course")
+
+
+def copy_course(template: Path, dest: Path, execute_timeout: int = 10) -> Path:
+    """A fresh copy of the generated course with a per-cell timeout suited to the test."""
+    shutil.copytree(template, dest)
+    with open(dest / "nbgrader_config.py", "a") as fh:
+        fh.write(f"\nc.Execute.timeout = {execute_timeout}\n")
+    return dest
 
 
 def add_student(root: Path, student: str, add=None, mul=None, empty=False) -> None:
@@ -140,6 +152,18 @@ def gradebook_rows(root: Path) -> dict:
     return out, counts
 
 
+def flagged(root: Path) -> set[str]:
+    """Students whose notebook carries nbgrader's "flagged" mark."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root}/gradebook.db", "rnn-course") as gb:
+        return {
+            sub.student.id
+            for sub in gb.assignment_submissions("tiny")
+            if any(nb.flagged for nb in sub.notebooks)
+        }
+
+
 def read_csv(root: Path) -> dict:
     with open(root / "grades" / "tiny.csv", newline="") as fh:
         return {row["student"]: row for row in csv.DictReader(fh)}
@@ -149,8 +173,8 @@ def read_csv(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    root = make_tiny_course(tmp_path_factory.mktemp("class"))
+def graded_class(template, tmp_path_factory):
+    root = copy_course(template, tmp_path_factory.mktemp("class") / "course")
     add_student(root, "good")
     add_student(root, "wrong", add="def add(a, b):\n    return a - b")
     add_student(root, "crash", add="import os\nos._exit(1)")
@@ -227,10 +251,10 @@ def test_rerun_keeps_one_consistent_record(graded_class):
 # ----------------------------------------------------------------------------- the limits
 
 
-def test_wall_clock_limit_kills_a_runaway_submission(tmp_path):
+def test_wall_clock_limit_kills_a_runaway_submission(template, tmp_path):
     # The per-cell timeout is long (60 s), the per-submission limit short: the limit must win,
     # kill the kernel, and leave the other student graded.
-    root = make_tiny_course(tmp_path / "course", execute_timeout=60)
+    root = copy_course(template, tmp_path / "course", execute_timeout=60)
     add_student(root, "good")
     add_student(root, "loop", add="def add(a, b):\n    while True:\n        pass")
     done = grade(root, "--jobs", "2", "--timeout", "8", timeout=300)
@@ -241,8 +265,8 @@ def test_wall_clock_limit_kills_a_runaway_submission(tmp_path):
     assert rows["loop"] == {"test_add": (None, True), "test_mul": (None, True)}
 
 
-def test_file_level_problems_get_clear_messages(tmp_path):
-    root = make_tiny_course(tmp_path / "course")
+def test_file_level_problems_get_clear_messages(template, tmp_path):
+    root = copy_course(template, tmp_path / "course")
     add_student(root, "good")
     add_student(root, "renamed")
     nb = root / "submitted" / "renamed" / "tiny"
@@ -251,6 +275,9 @@ def test_file_level_problems_get_clear_messages(tmp_path):
     (root / "submitted" / "notjson" / "tiny" / "tiny.ipynb").write_text("{ not json")
     add_student(root, "nonotebook", empty=True)
     (root / "submitted" / "nonotebook" / "tiny" / "answers.txt").write_text("42")
+    add_student(
+        root, "tamper", add="import builtins\nbuiltins.abs = abs\ndef add(a, b):\n    return a+b"
+    )
     done = grade(root, "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
@@ -263,15 +290,21 @@ def test_file_level_problems_get_clear_messages(tmp_path):
     assert rows["renamed"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
     assert rows["notjson"] == {"test_add": (None, True), "test_mul": (None, True)}
     assert rows["nonotebook"] == {"test_add": (0.0, False), "test_mul": (0.0, False)}
+    # rebinding library code is graded as usual, but reported and flagged for a human
+    assert "student tamper: graded: flagged for review" in out and "builtins.abs = abs" in out
+    assert rows["tamper"] == {"test_add": (2.0, False), "test_mul": (1.0, False)}
+    assert flagged(root) == {"tamper"}
 
 
 # ----------------------------------------------------------------------------- grading failures
 
 
-def test_broken_setups_exit_non_zero(tmp_path):
-    root = make_tiny_course(tmp_path / "course")
+def test_broken_setups_exit_non_zero(template, tmp_path):
+    root = copy_course(template, tmp_path / "course")
     add_student(root, "good")
 
+    # an assignment in source/ that was never generated
+    shutil.copytree(root / "source" / "tiny", root / "source" / "nope")
     bad = subprocess.run(
         [sys.executable, "-m", "course_utils.grade_class", "nope", "--root", str(root)],
         capture_output=True,

@@ -21,6 +21,15 @@ from course_utils.train import History, Record  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.fixture(autouse=True)
 def _close_figures():
     yield
     plt.close("all")
@@ -143,3 +152,30 @@ def test_train_lm_with_plot_true_is_silent_outside_a_notebook(capsys):
     assert len(h.records) == 3
     out = capsys.readouterr()
     assert out.err == "" and out.out == ""
+
+
+def test_live_plot_in_a_notebook_displays_once_then_updates_the_same_output(monkeypatch):
+    import IPython.display
+
+    calls = []
+
+    class Handle:
+        def update(self, obj):
+            calls.append(("update", obj))
+
+    def fake_display(obj, display_id=False):
+        calls.append(("display", obj))
+        assert display_id is True
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    monkeypatch.setattr(LivePerplexityPlot, "_in_notebook", lambda self: True)
+    live = LivePerplexityPlot(min_interval=0.0)
+    for _ in range(3):
+        live.update(_history())
+    assert [c[0] for c in calls] == ["display", "update", "update"]
+    assert all(c[1] is live.figure for c in calls)
+
+
+def test_not_in_a_notebook_when_plain_python():
+    assert LivePerplexityPlot()._in_notebook() is False

@@ -18,6 +18,15 @@ from course_utils.rnn import (
 ATOL = 1e-6  # float32, sequences of a few steps
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 def direct_rnn(inputs, H, W_xh, W_hh, b_h):
     """The formula written out, step by step: the reference these tests compare against."""
     outs = []
@@ -196,6 +205,14 @@ def test_char_rnn_onehot_matches_nn_rnn_plus_linear():
     assert count_parameters(model) == (5 * 4 + 4 * 4 + 4 + 4) + (4 * 5 + 5)
 
 
+def test_char_rnn_defaults_and_embedding_size():
+    model = CharRNN(28)
+    assert model.num_hiddens == 128 and model.embedding is None and model.rnn.input_size == 28
+    emb = CharRNN(28, input="embedding")
+    assert emb.embedding.weight.shape == (28, 32) and emb.rnn.input_size == 32
+    assert CharRNN(28, input="embedding", embed_dim=8).rnn.input_size == 8
+
+
 def test_char_rnn_dropout_is_active_only_in_train_mode():
     torch.manual_seed(6)
     model = CharRNN(5, num_hiddens=16, dropout=0.5)
@@ -213,6 +230,7 @@ def test_char_rnn_dropout_is_active_only_in_train_mode():
         ({"num_layers": 0}, "num_layers"),
         ({"dropout": 1.0}, "dropout"),
         ({"input": "words"}, "input"),
+        ({"input": "embedding", "embed_dim": 0}, "embed_dim"),
     ],
 )
 def test_char_rnn_rejects_bad_settings(kwargs, words):

@@ -24,6 +24,16 @@ from course_utils.train import (
     train_lm,
 )
 
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 # --------------------------------------------------------------------------- test models
 
 
@@ -271,8 +281,12 @@ def test_num_threads_applies_during_the_run_and_is_restored():
     corpus, vocab = tiny_text(10)
     before = torch.get_num_threads()
     seen = []
+
+    def spy(record, model):
+        seen.append(torch.get_num_threads())
+
     train_lm(CharRNN(len(vocab), 8), corpus, batch_size=2, num_steps=8, max_epochs=1,
-             num_threads=1, device="cpu", callback=lambda r, m: seen.append(torch.get_num_threads()))  # fmt: skip
+             num_threads=1, device="cpu", callback=spy)  # fmt: skip
     assert seen and set(seen) == {1} and torch.get_num_threads() == before
     with pytest.raises(ValueError, match="num_threads"):
         train_lm(CharRNN(len(vocab), 8), corpus, max_epochs=1, num_threads=0)
@@ -307,6 +321,8 @@ def test_lr_schedules_decay_from_one_to_near_zero():
         ({"train_corpus": torch.zeros(50)}, ValueError, "train_corpus"),
         ({"model": None}, TypeError, "nn.Module"),
         ({"eval_every_steps": 0}, ValueError, "eval_every_steps"),
+        ({"eval_every_s": 0.0}, ValueError, "eval_every_s"),
+        ({"warmup": 1.0}, ValueError, "warmup"),
     ],
 )
 def test_train_lm_rejects_bad_settings(kwargs, exc, words):

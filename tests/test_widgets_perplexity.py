@@ -185,9 +185,9 @@ def test_slider_callback_shows_the_perplexity_at_the_chosen_temperature(tiny_mod
         return reference_perplexity(lg, tg)
 
     show = wp.temperature_slider(
-        logits, targets, perplexity_fn=counted, temperatures=[0.5, 1.0, 2.0]
+        logits, targets, perplexity_fn=counted, temperatures=[0.5, 1.0, 2.0], display=False
     )
-    slider = show.widget.children[0]
+    slider, image, text, errors = show.widget.children
     assert slider.min == 0.5 and slider.max == 2.0 and slider.value == 1.0
     assert show.last == pytest.approx((1.0, reference_perplexity(logits, targets)))
     temps, curve = show.curve
@@ -196,5 +196,27 @@ def test_slider_callback_shows_the_perplexity_at_the_chosen_temperature(tiny_mod
     slider.value = 2.0  # runs the callback synchronously
     assert show.last == pytest.approx((2.0, reference_perplexity(logits / 2.0, targets)))
     assert len(calls) == n + 1  # one perplexity evaluation per move, the curve is not recomputed
-    outputs = show.widget.children[-1].outputs
-    assert not any(o.get("output_type") == "error" for o in outputs)
+    assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "T = 2.00" in text.value and f"{show.last[1]:.3f}" in text.value
+    assert not any(o.get("output_type") == "error" for o in errors.outputs)
+
+
+def test_slider_picture_changes_with_the_temperature(tiny_model):
+    logits, targets = wp.heldout_logits(tiny_model, (torch.arange(100) % 7).tolist())
+    show = wp.temperature_slider(logits, targets, perplexity_fn=reference_perplexity, display=False)
+    slider, image = show.widget.children[:2]
+    first = image.value
+    slider.value = 2.5
+    assert image.value != first
+    slider.value = 1.0
+    assert image.value == first  # the cached background is restored, not drawn over
+
+
+def test_slider_surfaces_errors_of_the_perplexity_function():
+    logits, targets = torch.zeros(5, 3), torch.zeros(5, dtype=torch.long)
+
+    def unfinished(lg, tg):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        wp.temperature_slider(logits, targets, perplexity_fn=unfinished, display=False)

@@ -231,6 +231,7 @@ def growth_slider(ngram_table_size: CountFn, rnn_param_count: CountFn):
     ``ipywidgets.interactive`` box (display it); its ``.result`` holds the last rows.
     """
     import ipywidgets as widgets
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
 
     def show(vocab_size=28, num_hiddens=32, max_n=8):
         try:
@@ -242,6 +243,7 @@ def growth_slider(ngram_table_size: CountFn, rnn_param_count: CountFn):
             print(f"Your counting functions raised {type(err).__name__}: {err}")
             return None
         plot_growth(rows, vocab_size, num_hiddens)
+        show_inline_matplotlib_plots()  # the plot first, then the text under it
         print(_growth_summary(rows, real_param_count(vocab_size, num_hiddens)))
         return rows
 

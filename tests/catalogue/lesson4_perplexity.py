@@ -19,18 +19,18 @@ CASES = [
     Case(
         "perplexity: log_softmax + gather (correct)",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     logp = torch.log_softmax(logits.reshape(-1, logits.shape[-1]).double(), dim=-1)
     true = logp.gather(1, targets.reshape(-1, 1)).squeeze(1)  # (N,)
     return math.exp(-true.mean().item())
-'''
+"""
         },
     ),
     Case(
         "perplexity: numpy with a hand-written logsumexp, returns a numpy float (correct)",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     z = logits.detach().double().numpy()
     z = z.reshape(-1, z.shape[-1])
@@ -39,76 +39,76 @@ def perplexity(logits, targets):
     log_norm = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
     nll = log_norm - z[np.arange(len(t)), t]
     return np.exp(nll.mean())
-'''
+"""
         },
     ),
     Case(
         "perplexity: returns a 0-d tensor, loops over positions (correct)",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     flat, tgt = logits.flatten(0, -2), targets.flatten()
     total = torch.zeros((), dtype=torch.float64)
     for row, t in zip(flat, tgt):
         total = total - F.log_softmax(row.double(), dim=0)[t]
     return torch.exp(total / len(tgt))
-'''
+"""
         },
     ),
     Case(
         "perplexity: exp of the sum instead of the mean",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     V = logits.shape[-1]
     nll = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="sum")
     return float(torch.exp(nll))
-'''
+"""
         },
         loses={PPL},
     ),
     Case(
         "perplexity: base 2 mixed with the natural-log loss",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     V = logits.shape[-1]
     return float(2 ** F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)))
-'''
+"""
         },
         loses={PPL},
     ),
     Case(
         "perplexity: mean of per-token perplexities",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     V = logits.shape[-1]
     nll = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none")
     return float(torch.exp(nll).mean())
-'''
+"""
         },
         loses={PPL},
     ),
     Case(
         "perplexity: logits used as log-probabilities (no log_softmax)",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     V = logits.shape[-1]
     picked = logits.reshape(-1, V).gather(1, targets.reshape(-1, 1))
     return float(torch.exp(-picked.mean()))
-'''
+"""
         },
         loses={PPL},
     ),
     Case(
         "perplexity: not flattened before F.cross_entropy (errors on (batch, steps, V))",
         replace={
-            "perplexity": '''
+            "perplexity": """
 def perplexity(logits, targets):
     return float(torch.exp(F.cross_entropy(logits, targets)))
-'''
+"""
         },
         loses={PPL},
     ),
@@ -116,71 +116,71 @@ def perplexity(logits, targets):
     Case(
         "perplexity_from_probs: 1 / geometric mean of p (correct)",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     p = torch.as_tensor(p).double()
     return float(1.0 / torch.exp(torch.log(p).mean()))  # tensor division: 1 / 0 is inf
-'''
+"""
         },
     ),
     Case(
         "perplexity_from_probs: numpy, warns 'divide by zero' on p = 0 (correct)",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     arr = np.asarray(p, dtype=np.float64)
     return float(np.exp(-np.mean(np.log(arr))))
-'''
+"""
         },
         note="np.log(0) prints a RuntimeWarning to stderr; the course config ignores warnings",
     ),
     Case(
         "perplexity_from_probs: geometric mean of 1/p as a product (correct for short inputs)",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     p = torch.as_tensor(p, dtype=torch.float64).reshape(-1)
     return float(torch.prod(1.0 / p) ** (1.0 / p.numel()))
-'''
+"""
         },
     ),
     Case(
         "perplexity_from_probs: mean of 1/p",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     return float((1.0 / torch.as_tensor(p, dtype=torch.float64)).mean())
-'''
+"""
         },
         loses={PROBS},
     ),
     Case(
         "perplexity_from_probs: exp of the sum of -log p",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     return float(torch.exp(-torch.log(torch.as_tensor(p, dtype=torch.float64)).sum()))
-'''
+"""
         },
         loses={PROBS},
     ),
     Case(
         "perplexity_from_probs: 1 / mean(p)",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     return 1.0 / float(torch.as_tensor(p, dtype=torch.float64).mean())
-'''
+"""
         },
         loses={PROBS},
     ),
     Case(
         "perplexity_from_probs: 2 ** of the natural-log cross-entropy",
         replace={
-            "perplexity_from_probs": '''
+            "perplexity_from_probs": """
 def perplexity_from_probs(p):
     return float(2 ** -torch.log(torch.as_tensor(p, dtype=torch.float64)).mean())
-'''
+"""
         },
         loses={PROBS},
     ),
@@ -188,48 +188,48 @@ def perplexity_from_probs(p):
     Case(
         "bits_per_char: ln(ppl) / ln 2 (correct)",
         replace={
-            "bits_per_char": '''
+            "bits_per_char": """
 def bits_per_char(ppl):
     return math.log(ppl) / math.log(2)
-'''
+"""
         },
     ),
     Case(
         "bits_per_char: torch.log2, returns a 0-d tensor (correct)",
         replace={
-            "bits_per_char": '''
+            "bits_per_char": """
 def bits_per_char(ppl):
     return torch.log2(torch.tensor(ppl, dtype=torch.float64))
-'''
+"""
         },
     ),
     Case(
         "bits_per_char: natural log (nats, not bits)",
         replace={
-            "bits_per_char": '''
+            "bits_per_char": """
 def bits_per_char(ppl):
     return math.log(ppl)
-'''
+"""
         },
         loses={BITS},
     ),
     Case(
         "bits_per_char: log base 10",
         replace={
-            "bits_per_char": '''
+            "bits_per_char": """
 def bits_per_char(ppl):
     return math.log10(ppl)
-'''
+"""
         },
         loses={BITS},
     ),
     Case(
         "bits_per_char: perplexity times log2(e) (the log forgotten)",
         replace={
-            "bits_per_char": '''
+            "bits_per_char": """
 def bits_per_char(ppl):
     return ppl * math.log2(math.e)
-'''
+"""
         },
         loses={BITS},
     ),
@@ -237,30 +237,30 @@ def bits_per_char(ppl):
     Case(
         "unigram_perplexity: numpy bincount, vectorised (correct)",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = np.bincount(np.asarray(train_tokens), minlength=vocab_size)
     probs = (counts + alpha) / (counts.sum() + alpha * vocab_size)
     return float(np.exp(-np.log(probs[np.asarray(eval_tokens)]).mean()))
-'''
+"""
         },
     ),
     Case(
         "unigram_perplexity: torch bincount and a geometric mean (correct)",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = torch.bincount(torch.tensor(train_tokens), minlength=vocab_size).double()
     probs = (counts + alpha) / (len(train_tokens) + alpha * vocab_size)
     p = probs[torch.tensor(eval_tokens)]
     return torch.exp(-torch.log(p).mean()).item()
-'''
+"""
         },
     ),
     Case(
         "unigram_perplexity: plain dict and loops (correct)",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = {}
     for c in train_tokens:
@@ -270,57 +270,57 @@ def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
         prob = (counts.get(c, 0) + alpha) / (len(train_tokens) + alpha * vocab_size)
         total += math.log(prob)
     return math.exp(-total / len(eval_tokens))
-'''
+"""
         },
     ),
     Case(
         "unigram_perplexity: smoothing forgets alpha * V in the denominator",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = Counter(train_tokens)
     nll = -sum(math.log((counts[c] + alpha) / len(train_tokens)) for c in eval_tokens)
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={UNI},
     ),
     Case(
         "unigram_perplexity: counts taken from the eval text",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = Counter(eval_tokens)
     denom = len(eval_tokens) + alpha * vocab_size
     nll = -sum(math.log((counts[c] + alpha) / denom) for c in eval_tokens)
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={UNI},
     ),
     Case(
         "unigram_perplexity: log2 of the probabilities, exp of the mean",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = Counter(train_tokens)
     denom = len(train_tokens) + alpha * vocab_size
     nll = -sum(math.log2((counts[c] + alpha) / denom) for c in eval_tokens)
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={UNI},
     ),
     Case(
         "unigram_perplexity: exp of the sum instead of the mean",
         replace={
-            "unigram_perplexity": '''
+            "unigram_perplexity": """
 def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     counts = Counter(train_tokens)
     denom = len(train_tokens) + alpha * vocab_size
     nll = -sum(math.log((counts[c] + alpha) / denom) for c in eval_tokens)
     return math.exp(min(nll, 700.0))
-'''
+"""
         },
         loses={UNI},
     ),
@@ -328,7 +328,7 @@ def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     Case(
         "bigram_perplexity: numpy count matrix with np.add.at (correct)",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     V = vocab_size
     y = np.asarray(train_tokens)
@@ -341,13 +341,13 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     a, b = x[:-1], x[1:]
     log_p.extend(np.log((pair_counts[a, b] + alpha) / (starts[a] + alpha * V)))
     return float(np.exp(-np.mean(log_p)))
-'''
+"""
         },
     ),
     Case(
         "bigram_perplexity: torch bincount over pair indices (correct)",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     V = vocab_size
     y, x = torch.tensor(train_tokens), torch.tensor(eval_tokens)
@@ -356,13 +356,13 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     uni = (torch.bincount(y, minlength=V).double() + alpha) / (len(y) + alpha * V)
     log_p = torch.cat([uni[x[:1]].log(), cond[x[:-1], x[1:]].log()])
     return torch.exp(-log_p.mean()).item()
-'''
+"""
         },
     ),
     Case(
         "bigram_perplexity: dictionaries and an explicit index loop (correct)",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     pair, start, single = {}, {}, {}
     for i in range(len(train_tokens)):
@@ -379,13 +379,13 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
         a, b = eval_tokens[t - 1], eval_tokens[t]
         total += math.log((pair.get((a, b), 0) + alpha) / (start.get(a, 0) + alpha * V))
     return math.exp(-total / n)
-'''
+"""
         },
     ),
     Case(
         "bigram_perplexity: count(a) over every training token, not bigram starts",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     unigrams = Counter(train_tokens)
     pairs = Counter(zip(train_tokens[:-1], train_tokens[1:]))
@@ -394,14 +394,14 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     for a, b in zip(eval_tokens[:-1], eval_tokens[1:]):
         nll -= math.log((pairs[a, b] + alpha) / (unigrams[a] + alpha * vocab_size))
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={BI},
     ),
     Case(
         "bigram_perplexity: smoothing forgets alpha * V in the denominator",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     unigrams = Counter(train_tokens)
     pairs = Counter(zip(train_tokens[:-1], train_tokens[1:]))
@@ -411,27 +411,27 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     for a, b in zip(eval_tokens[:-1], eval_tokens[1:]):
         nll -= math.log((pairs[a, b] + alpha) / (starts[a] + alpha))
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={BI},
     ),
     Case(
         "bigram_perplexity: every token scored by the unigram model",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     unigrams = Counter(train_tokens)
     denom = len(train_tokens) + alpha * vocab_size
     nll = -sum(math.log((unigrams[c] + alpha) / denom) for c in eval_tokens)
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={BI},
     ),
     Case(
         "bigram_perplexity: off by one, the first eval token is not scored",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     pairs = Counter(zip(train_tokens[:-1], train_tokens[1:]))
     starts = Counter(train_tokens[:-1])
@@ -440,14 +440,14 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
         nll -= math.log((pairs[a, b] + alpha) / (starts[a] + alpha * vocab_size))
         n += 1
     return math.exp(nll / max(n, 1))
-'''
+"""
         },
         loses={BI},
     ),
     Case(
         "bigram_perplexity: the pair reversed, P(b | a) read as count(b, a)",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     unigrams = Counter(train_tokens)
     pairs = Counter(zip(train_tokens[1:], train_tokens[:-1]))
@@ -457,14 +457,14 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     for a, b in zip(eval_tokens[:-1], eval_tokens[1:]):
         nll -= math.log((pairs[a, b] + alpha) / (starts[a] + alpha * vocab_size))
     return math.exp(nll / len(eval_tokens))
-'''
+"""
         },
         loses={BI},
     ),
     Case(
         "bigram_perplexity: counts taken from the eval text",
         replace={
-            "bigram_perplexity": '''
+            "bigram_perplexity": """
 def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     text = eval_tokens
     unigrams = Counter(text)
@@ -474,7 +474,7 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
     for a, b in zip(text[:-1], text[1:]):
         nll -= math.log((pairs[a, b] + alpha) / (starts[a] + alpha * vocab_size))
     return math.exp(nll / len(text))
-'''
+"""
         },
         loses={BI},
     ),

@@ -1,0 +1,268 @@
+"""Grading speed: one complete submission, and a class with the class command vs plain nbgrader.
+
+    python benchmarks/bench_grading.py            # -> benchmarks/results/grading.md
+    python benchmarks/bench_grading.py --quick    # smoke run: lesson 1 only, 4 students
+    python benchmarks/bench_grading.py --students 20 --assignment lesson3_char_rnn
+
+1. One complete submission: the instructor's answers to every lesson, autograded lesson by lesson
+   with ``nbgrader autograde <assignment> --student <id>`` (the CLI, as an instructor runs it);
+   per lesson and in total. The grading pass alone (``NbGraderAPI.autograde`` inside a process
+   that has already imported nbgrader) is timed too.
+2. A class of ``--students`` synthetic students for one assignment (a mix of the catalogue's
+   cases for it: right answers written differently and typical mistakes, no runaway code), in
+   two identical course folders:
+   - the class command, ``python -m course_utils.grade_class <a> --jobs <cpus>`` (autograde,
+     merge, feedback, CSV);
+   - plain sequential nbgrader, one student at a time in one course folder:
+     ``nbgrader autograde <a>`` then ``nbgrader generate_feedback <a>`` (the same work).
+   Ratio = sequential / class command. The two runs alternate over ``--repeats`` (medians).
+
+Timings are wall-clock on a shared machine: noisy. The header names the machine and versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the catalogue and its builders
+
+import nbformat  # noqa: E402
+
+from course_utils import available_cpus  # noqa: E402
+
+LESSONS = ["lesson1_hidden_state", "lesson2_concat", "lesson3_char_rnn", "lesson4_perplexity"]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)  # nbgrader needs `alembic` on PATH
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> float:
+    """Run a command; return its wall time in seconds; fail loudly."""
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env())
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def _nbgrader(*args: str, cwd: Path) -> float:
+    return _run([sys.executable, "-m", "nbgrader", *args], cwd=cwd)
+
+
+def course_with(tmp: Path, assignment: str, cases: list) -> tuple[Path, list[str]]:
+    """A generated course with one student per case; returns (root, student ids)."""
+    from test_catalogue import build_submission, make_course, student_id
+
+    root = make_course(tmp, assignment)
+    (nb_path,) = sorted((root / "source" / assignment).glob("*.ipynb"))
+    source_nb = nbformat.read(nb_path, as_version=4)
+    release_nb = nbformat.read(root / "release" / assignment / nb_path.name, as_version=4)
+    taken: set[str] = set()
+    for case in cases:
+        sid = student_id(case.name, taken)
+        folder = root / "submitted" / sid / assignment
+        build_submission(case, release_nb, source_nb, folder, nb_path.name)
+    return root, sorted(taken)
+
+
+def class_mix(assignment: str, n: int) -> list:
+    """``n`` catalogue cases spread over the assignment's list (right and wrong answers)."""
+    from catalogue import Case
+    from test_catalogue import load_cases
+
+    try:
+        cases = [c for c in load_cases(assignment) if not c.name.startswith("hostile")]
+    except ModuleNotFoundError:
+        cases = []
+    cases = [Case("instructor answers")] + cases
+    picked = [cases[round(i * len(cases) / n) % len(cases)] for i in range(n)]
+    # distinct names, so distinct students, even when n exceeds the catalogue
+    return [Case(f"{c.name} #{i}", c.replace, c.loses) for i, c in enumerate(picked)]
+
+
+# ----------------------------------------------------------------------------- measurements
+
+
+_API_TIMER = """
+import sys, time
+from traitlets.config.loader import PyFileConfigLoader
+from nbgrader.apps import NbGraderAPI
+root, a, s = sys.argv[1:4]
+cfg = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+cfg.CourseDirectory.root = root
+api = NbGraderAPI(config=cfg)
+t0 = time.perf_counter()
+r = api.autograde(a, s, force=True)
+assert r["success"], r.get("error")
+print("API_SECONDS", time.perf_counter() - t0)
+"""
+
+
+def _run_api_timer(root: Path, lesson: str, sid: str) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _API_TIMER, str(root), lesson, sid],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("API_SECONDS"))
+    return float(line.split()[1])
+
+
+def one_submission_times(lessons: list[str], tmp: Path) -> list[tuple[str, float, float]]:
+    """(lesson, CLI seconds, API grading-pass seconds) for the instructor's answers."""
+    from catalogue import Case
+
+    rows = []
+    for lesson in lessons:
+        root, (sid,) = course_with(tmp / f"one-{lesson}", lesson, [Case("complete")])
+        cli = _nbgrader("autograde", lesson, "--student", sid, "--force", cwd=root)
+        api = _run_api_timer(root, lesson, sid)
+        rows.append((lesson, cli, api))
+    return rows
+
+
+def class_times(assignment: str, n: int, repeats: int, jobs: int, tmp: Path) -> dict:
+    """Median seconds of the class command and of sequential nbgrader on ``n`` students."""
+    template, students = course_with(tmp / "template", assignment, class_mix(assignment, n))
+    times = {"class": [], "seq_autograde": [], "seq_feedback": []}
+    for r in range(repeats):
+        a = tmp / f"class-{r}"
+        b = tmp / f"seq-{r}"
+        shutil.copytree(template, a)
+        shutil.copytree(template, b)
+        times["class"].append(
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "course_utils.grade_class",
+                    assignment,
+                    "--root",
+                    str(a),
+                    "--jobs",
+                    str(jobs),
+                ],
+            )  # fmt: skip
+        )
+        times["seq_autograde"].append(_nbgrader("autograde", assignment, cwd=b))
+        times["seq_feedback"].append(_nbgrader("generate_feedback", assignment, cwd=b))
+        _same_scores(a, b, assignment, students)
+        shutil.rmtree(a)
+        shutil.rmtree(b)
+    return {k: statistics.median(v) for k, v in times.items()} | {"students": len(students)}
+
+
+def _same_scores(a: Path, b: Path, assignment: str, students: list[str]) -> None:
+    """The class command and plain nbgrader must agree on every score."""
+    from test_catalogue import read_gradebook
+
+    ga, gb = read_gradebook(a, assignment), read_gradebook(b, assignment)
+    for s in students:
+        if ga.get(s) != gb.get(s):
+            raise AssertionError(
+                f"scores differ for {s}: class {ga.get(s)} vs nbgrader {gb.get(s)}"
+            )
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def header() -> str:
+    import nbgrader
+    import torch
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    return (
+        f"Measured {datetime.datetime.now():%Y-%m-%d %H:%M} on {platform.node()} "
+        f"({platform.processor() or platform.machine()}, {available_cpus()} CPUs usable, "
+        f"load average {load[0]:.1f} at the start); Python {platform.python_version()}, "
+        f"nbgrader {nbgrader.__version__}, torch {torch.__version__}."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 4 students")
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--assignment", default="lesson1_hidden_state")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=available_cpus())
+    parser.add_argument("--out", default=str(RESULTS / "grading.md"))
+    args = parser.parse_args(argv)
+
+    lessons = [a for a in LESSONS if (ROOT / "source" / a).is_dir()]
+    if args.quick:
+        lessons, args.students, args.repeats = lessons[:1], 4, 1
+        args.assignment = lessons[0]
+    head = header()
+    print(head, flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench_grading-") as tmp:
+        tmp = Path(tmp)
+        one = one_submission_times(lessons, tmp)
+        cls = class_times(args.assignment, args.students, args.repeats, args.jobs, tmp)
+
+    lines = [
+        "# Grading benchmark",
+        "",
+        head + (" Quick smoke run." if args.quick else ""),
+        "",
+        "## One complete submission (the instructor's answers)",
+        "",
+        "| lesson | `nbgrader autograde` CLI (s) | grading pass alone (s) |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [f"| {lesson} | {cli:.1f} | {api:.1f} |" for lesson, cli, api in one]
+    lines.append(
+        f"| **all {len(one)} lessons** | **{sum(r[1] for r in one):.1f}** | "
+        f"**{sum(r[2] for r in one):.1f}** |"
+    )
+    seq_all = cls["seq_autograde"] + cls["seq_feedback"]
+    lines += [
+        "",
+        f"## A class of {cls['students']} synthetic students, {args.assignment} "
+        f"(median of {args.repeats})",
+        "",
+        "| run | seconds | ratio sequential / class command |",
+        "| --- | ---: | ---: |",
+        f"| class command, --jobs {args.jobs} (autograde, merge, feedback, CSV) | "
+        f"{cls['class']:.1f} | |",
+        f"| sequential `nbgrader autograde` | {cls['seq_autograde']:.1f} | "
+        f"{cls['seq_autograde'] / cls['class']:.2f}x |",
+        f"| sequential `nbgrader autograde` + `generate_feedback` | {seq_all:.1f} | "
+        f"{seq_all / cls['class']:.2f}x |",
+        "",
+        "Scores from the class command and from plain nbgrader were identical for every student.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

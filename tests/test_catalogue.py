@@ -1,0 +1,331 @@
+"""The one driver of the submission catalogue (tests/catalogue/): grade every case, compare.
+
+For every assignment in source/ that has ``tests/catalogue/<assignment>.py``:
+
+1. a throwaway course gets the project's nbgrader_config.py and source/<assignment>/, and
+   ``nbgrader generate_assignment`` makes its gradebook and release/;
+2. every Case becomes a student (id derived from the case name): the released notebook with the
+   instructor's answers in every solution cell except the ones the case replaces (matched by
+   ``nbgrader.grade_id``); hostile cases (tests/catalogue/hostile.py) may also delete or edit
+   cells, rename the notebook, write bytes that are not JSON, or leave the folder empty;
+3. the class command grades them all in one parallel run
+   (``python -m course_utils.grade_class <assignment> --jobs 2``);
+4. each autograded test cell's score is compared with the case: cells in ``loses`` must score
+   below their maximum, every other autograded test cell must score its maximum; hostile cases
+   may expect a status instead (scored 0, or not scored).
+
+The per-case report (expected vs scored) is printed and written to artifacts/catalogue-report.md;
+the test fails listing every mismatching case. ``CATALOGUE_ONLY=lesson1_hidden_state`` (comma
+separated) restricts the run; ``CATALOGUE_JOBS`` sets the workers (default 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = Path(__file__).resolve().parent / "catalogue"
+REPORT = ROOT / "artifacts" / "catalogue-report.md"
+JOBS = os.environ.get("CATALOGUE_JOBS", "2")
+SOLUTION_MARKERS = {"### BEGIN SOLUTION", "### END SOLUTION"}
+
+pytestmark = pytest.mark.slow
+
+
+def catalogue_assignments() -> list[str]:
+    """Assignments that have both source/<a>/ and tests/catalogue/<a>.py."""
+    only = [a for a in os.environ.get("CATALOGUE_ONLY", "").split(",") if a]
+    names = sorted(
+        p.stem
+        for p in CATALOGUE.glob("*.py")
+        if not p.stem.startswith("_") and (ROOT / "source" / p.stem).is_dir()
+    )
+    return [a for a in names if not only or a in only]
+
+
+def load_cases(assignment: str) -> list:
+    """The assignment's CASES, plus the hostile cases when they target it."""
+    cases = list(importlib.import_module(f"catalogue.{assignment}").CASES)
+    hostile = importlib.import_module("catalogue.hostile")
+    if hostile.ASSIGNMENT == assignment:
+        cases += hostile.CASES
+    return cases
+
+
+def student_id(name: str, taken: set[str]) -> str:
+    """A folder-safe student id from a case name, unique within ``taken``."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-") or "case"
+    sid, i = base, 2
+    while sid in taken:
+        sid, i = f"{base}-{i}", i + 1
+    taken.add(sid)
+    return sid
+
+
+# ----------------------------------------------------------------------------- building students
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _strip_markers(source: str) -> str:
+    return "\n".join(ln for ln in source.splitlines() if ln.strip() not in SOLUTION_MARKERS)
+
+
+def autograded_cells(source_nb) -> dict[str, None]:
+    """grade_ids of the autograded test cells (grade, not solution, code), in notebook order."""
+    return {
+        _grade_id(c): None
+        for c in source_nb.cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("grade")
+        and not c.metadata["nbgrader"].get("solution")
+    }
+
+
+def case_problems(case, source_nb) -> list[str]:
+    """Mistakes in the case data itself (unknown grade_ids), reported as mismatches."""
+    solutions = {
+        _grade_id(c) for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    tests = set(autograded_cells(source_nb))
+    every = {_grade_id(c) for c in source_nb.cells} - {None}
+    problems = [f"replace names no solution cell {k!r}" for k in case.replace if k not in solutions]
+    problems += [f"loses names no autograded test cell {k!r}" for k in case.loses if k not in tests]
+    for attr in ("delete_cells", "edit_cells"):
+        problems += [
+            f"{attr} names no cell {k!r}" for k in getattr(case, attr, ()) if k not in every
+        ]
+    return problems
+
+
+def build_submission(case, release_nb, source_nb, folder: Path, notebook: str) -> None:
+    """Write ``folder`` (submitted/<student>/<assignment>/) for one case."""
+    folder.mkdir(parents=True)
+    kind = getattr(case, "folder", "notebook")
+    if kind == "empty":
+        return
+    if kind == "no-notebook":
+        (folder / "answers.txt").write_text("I did it all in my head.\n")
+        return
+    name = case.notebook_name or notebook
+    if case.raw_notebook is not None:
+        (folder / name).write_bytes(case.raw_notebook)
+        return
+    answers = {
+        _grade_id(c): _strip_markers(c.source)
+        for c in source_nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    answers.update(case.replace)
+    answers.update(getattr(case, "edit_cells", {}))
+    deleted = set(getattr(case, "delete_cells", ()))
+    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    cells = []
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid in deleted:
+            continue
+        if gid in answers:
+            cell.source = answers[gid].strip("\n") + "\n"
+        cells.append(cell)
+    nb.cells = cells
+    nbformat.write(nb, folder / name)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def make_course(tmp: Path, assignment: str) -> Path:
+    root = tmp / "course"
+    (root / "source").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(
+        ROOT / "source" / assignment,
+        root / "source" / assignment,
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"generate_assignment failed:\n{done.stdout}\n{done.stderr}"
+    return root
+
+
+def read_gradebook(root: Path, assignment: str) -> dict:
+    """student -> {grade cell: (score or None when unscored, max score)} for every notebook."""
+    from nbgrader.api import Gradebook
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    out = {}
+    with Gradebook(f"sqlite:///{root}/gradebook.db", cfg.CourseDirectory.course_id) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            out[sub.student.id] = {
+                g.name: (
+                    None if g.auto_score is None and g.manual_score is None else float(g.score),
+                    float(g.max_score),
+                )
+                for nb in sub.notebooks
+                for g in nb.grades
+            }
+    return out
+
+
+def output_chars(path: Path) -> int:
+    """Characters of output (text streams and text/plain) stored in a notebook."""
+    nb = json.loads(path.read_text())
+    total = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/plain") or ""
+            total += len("".join(text) if isinstance(text, list) else text)
+    return total
+
+
+def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> tuple[str, str]:
+    """(expected, mismatch or "") for one case from its scores {cell: (score, max)}."""
+    want = getattr(case, "status", "graded")
+    if want in ("kernel-died", "timeout", "not-a-notebook", "error"):
+        expected = f"status {want}, every test cell unscored"
+    elif want in ("empty", "no-notebook"):
+        expected = f"status {want}, every test cell 0"
+    else:
+        lost = [c for c in tests if c in case.loses]
+        expected = ("loses " + ", ".join(lost) if lost else "full marks") + (
+            f" (status {want})" if want != "graded" else ""
+        )
+    if scores is None:
+        return expected, "no record in the gradebook"
+    problems = []
+    if status != want:
+        problems.append(f"status {status}, expected {want}")
+    for cell in tests:
+        got, top = scores.get(cell, (None, None))
+        if want in ("kernel-died", "timeout", "not-a-notebook", "error"):
+            ok = got is None
+        elif want in ("empty", "no-notebook"):
+            ok = got == 0
+        elif cell in case.loses:
+            ok = got is not None and got < top
+        else:
+            ok = got is not None and got == top
+        if not ok:
+            problems.append(f"{cell} scored {_fmt(got)}/{_fmt(top)}")
+    limit = getattr(case, "max_output_chars", None)
+    if limit is not None and extra.get("output_chars", 0) > limit:
+        problems.append(f"{extra['output_chars']} output characters kept (limit {limit})")
+    return expected, "; ".join(problems)
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def scored_text(scores: dict | None, status: str, tests: dict, message: str) -> str:
+    if scores is None:
+        return "no record"
+    below = [
+        f"{c} {_fmt(scores.get(c, (None,))[0])}/{_fmt(scores.get(c, (None, None))[1])}"
+        for c in tests
+        if scores.get(c, (None, None))[0] != scores.get(c, (None, None))[1]
+    ]
+    text = "full marks" if not below else ", ".join(below)
+    if status != "graded":
+        text = f"[{status}] {text}"
+    if message and status != "graded":
+        text += f" ({message[:120]})"
+    return text
+
+
+_REPORT_SECTIONS: dict[str, str] = {}
+
+
+def write_report(assignment: str, section: str) -> None:
+    _REPORT_SECTIONS[assignment] = section
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(
+        "# Catalogue report\n\nEach case is a student graded by `course_utils.grade_class`; "
+        "expected vs scored per autograded test cell.\n\n"
+        + "\n\n".join(_REPORT_SECTIONS[a] for a in sorted(_REPORT_SECTIONS))
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("assignment", catalogue_assignments())
+def test_catalogue(assignment, tmp_path):
+    root = make_course(tmp_path, assignment)
+    (nb_path,) = sorted((root / "source" / assignment).glob("*.ipynb"))
+    source_nb = nbformat.read(nb_path, as_version=4)
+    release_nb = nbformat.read(root / "release" / assignment / nb_path.name, as_version=4)
+    tests = autograded_cells(source_nb)
+
+    cases = load_cases(assignment)
+    taken: set[str] = set()
+    students = {}
+    for case in cases:
+        sid = student_id(case.name, taken)
+        students[sid] = case
+        folder = root / "submitted" / sid / assignment
+        build_submission(case, release_nb, source_nb, folder, nb_path.name)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "course_utils.grade_class", assignment, "--root", str(root),
+         "--jobs", JOBS],
+        capture_output=True,
+        text=True,
+        timeout=60 * 60,
+    )  # fmt: skip
+    assert done.returncode == 0, f"the class command failed:\n{done.stdout}\n{done.stderr}"
+
+    gradebook = read_gradebook(root, assignment)
+    with open(root / "grades" / f"{assignment}.csv", newline="") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+
+    lines = [
+        f"## {assignment}: {len(cases)} cases",
+        "",
+        "| ok | case | expected | scored |",
+        "| --- | --- | --- | --- |",
+    ]
+    mismatches = []
+    for sid, case in students.items():
+        row = rows.get(sid, {})
+        status, message = row.get("status", "missing"), row.get("message", "")
+        extra = {}
+        autograded = root / "autograded" / sid / assignment / nb_path.name
+        if autograded.exists():
+            extra["output_chars"] = output_chars(autograded)
+        problems = case_problems(case, source_nb)
+        expected, mismatch = judge(case, gradebook.get(sid), status, tests, extra)
+        mismatch = "; ".join(p for p in [*problems, mismatch] if p)
+        scored = scored_text(gradebook.get(sid), status, tests, message)
+        lines.append(
+            f"| {'ok' if not mismatch else '**NO**'} | {case.name} | {expected} | {scored} |"
+        )
+        if mismatch:
+            mismatches.append(f"{case.name}: {mismatch}")
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    lines += ["", f"Class run: {tail}"]
+    section = "\n".join(lines)
+    write_report(assignment, section)
+    print("\n" + section)
+    assert not mismatches, f"{len(mismatches)} case(s) scored unlike expected:\n" + "\n".join(
+        mismatches
+    )
