@@ -8,7 +8,6 @@ gradebook.db (git-ignored). See README.md, "For instructors".
 c = get_config()  # noqa: F821 (injected by nbgrader)
 
 c.CourseDirectory.course_id = "rnn-course"
-c.CourseDirectory.root = "."
 
 # Per-cell limit while validating and autograding. Under NBGRADER_EXECUTION the lessons shorten
 # training to a few seconds, so the slowest instructor cell takes far less than this; an infinite

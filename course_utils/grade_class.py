@@ -10,12 +10,20 @@ Before it: ``nbgrader generate_assignment <assignment>`` (the gradebook must kno
 and ``nbgrader collect <assignment>`` (or copy the submissions to
 ``submitted/<student>/<assignment>/``).
 
-What it does, for every student folder ``submitted/<student>/<assignment>/``:
+What it does:
 
-1. Checks the folder first: an empty folder or one without any notebook scores 0 (nbgrader's rule
-   for a missing notebook); a notebook that is not JSON is not scored and flagged for manual
-   review; a single renamed notebook (``hidden_state-Copy1.ipynb`` for ``hidden_state.ipynb``) is
-   graded under its expected name, and the report says so.
+0. A control first: the instructor's own notebook (``source/<assignment>``) is autograded like a
+   student's. Unless it gets every autograded point, the run stops and writes nothing: a broken
+   environment (the corpus missing, a package missing) would otherwise cost every student points.
+   ``--no-check`` skips it.
+1. Checks each folder ``submitted/<student>/<assignment>/`` first: an empty folder or one without
+   any notebook scores 0 (nbgrader's rule for a missing notebook); a notebook that is not JSON is
+   not scored and flagged for manual review; a single renamed notebook (``hidden_state-Copy1.ipynb``
+   for ``hidden_state.ipynb``) is graded under its expected name, and the report says so. Code
+   that rebinds library functions (``torch.allclose = ...``, ``builtins.abs = ...``,
+   ``setattr(math, ...)``, ``sys.modules``) is graded as usual (the test cells' checks do not
+   depend on those names) but reported and the notebook marked ``flagged`` in the gradebook, for
+   a human to look at.
 2. Autogrades the rest in ``--jobs`` worker processes (default: the CPUs this process may use).
    Each worker owns a private copy of the course in a temporary folder (``nbgrader_config.py``,
    ``source/<assignment>``, a copy of ``gradebook.db`` and the submission being graded), so SQLite
@@ -40,7 +48,7 @@ a per-student, per-exercise table. A student's code failing, or their kernel dyi
 ("student bob: kernel died (os._exit? a crash?) - not scored, needs manual review"), is reported
 but is not a failure of the command: the exit status is 0. It exits 1 only when grading itself
 failed: no ``nbgrader_config.py``, no gradebook or an unwritable one, the assignment not generated,
-no submissions, or a worker process that cannot start.
+no submissions, the instructor's notebook losing points, or a worker process that cannot start.
 
 Statuses (the ``status`` column of the CSV):
 
@@ -51,7 +59,8 @@ Statuses (the ``status`` column of the CSV):
     empty             empty submission folder: scored 0
     not-a-notebook    a notebook is not readable JSON: not scored, needs manual review
     kernel-died       the kernel died (os._exit, abort, segfault): not scored, needs manual review
-    timeout           over the wall-clock limit, killed: not scored, needs manual review
+    timeout           over the wall-clock limit (killed), or a cell past the per-cell limit whose
+                      kernel ignored the interrupt: not scored, needs manual review
     error             nbgrader failed on this submission: not scored, needs manual review
 """
 
@@ -117,6 +126,7 @@ class StudentResult:
     # notebooks whose grades must be left unscored even though others were graded
     unscored_notebooks: list = field(default_factory=list)
     flagged_notebooks: list = field(default_factory=list)  # set nbgrader's "flagged" on these
+    errors: dict = field(default_factory=dict)  # grade cell -> the error it showed
     workdir: str | None = None  # worker course copy holding autograded/ and feedback/
 
     @property
@@ -140,6 +150,11 @@ class Course:
     coursedir: object  # nbgrader.coursedir.CourseDirectory
     # notebook name -> list of (grade cell name, max score), in notebook order
     notebooks: dict
+
+    def source_folder(self) -> Path:
+        """source/<assignment>: the instructor's notebooks."""
+        cd = self.coursedir
+        return Path(cd.format_path(cd.source_directory, ".", self.assignment))
 
     def path(self, step: str, student: str) -> Path:
         """The folder of ``step`` (submitted, autograded, feedback...) for one student."""
@@ -271,6 +286,8 @@ class Plan:
     unscored_notebooks: list = field(default_factory=list)
     run: bool = True  # False: no worker needed (empty folder, nothing gradable)
     flags: dict = field(default_factory=dict)  # notebook -> suspicious lines, for a human
+    source: Path | None = None  # folder to grade instead of submitted/<student>/<assignment>
+    feedback: bool = True
 
 
 def _readable_notebook(path: Path) -> str | None:
@@ -341,7 +358,7 @@ def plan_submission(course: Course, student: str) -> Plan:
     expected = list(course.notebooks)
     if not files:
         plan.status, plan.run = "empty", False
-        plan.notes.append(f"the folder {folder} is empty")
+        plan.notes.append(f"the folder {os.path.relpath(folder, course.root)} is empty")
         return plan
 
     missing = [nb for nb in expected if nb not in found]
@@ -429,7 +446,7 @@ class Worker:
         c = self.course
         self.dir.mkdir(parents=True)
         shutil.copy2(c.config_file, self.dir / "nbgrader_config.py")
-        src = Path(c.coursedir.format_path(c.coursedir.source_directory, ".", c.assignment))
+        src = c.source_folder()
         dest = self.dir / os.path.relpath(src, c.root)
         shutil.copytree(src, dest)
         shutil.copy2(c.db_path, self.dir / "gradebook.db")
@@ -496,8 +513,8 @@ class Worker:
         """Autograde one submission (and generate its feedback) in this worker."""
         c = self.course
         student = plan.student
-        src = c.path(c.coursedir.submitted_directory, student)
-        dest = self.dir / os.path.relpath(src, c.root)
+        dest = self.dir / os.path.relpath(c.path(c.coursedir.submitted_directory, student), c.root)
+        src = plan.source or c.path(c.coursedir.submitted_directory, student)
         for step in (
             c.coursedir.submitted_directory,
             c.coursedir.autograded_directory,
@@ -513,7 +530,7 @@ class Worker:
         if self.proc is None:
             self.start()
         t0 = time.monotonic()
-        self.proc.stdin.write(student + "\n")
+        self.proc.stdin.write(json.dumps({"student": student, "feedback": plan.feedback}) + "\n")
         self.proc.stdin.flush()
         reply = self._reply(t0 + self.timeout)
         seconds = time.monotonic() - t0
@@ -538,6 +555,7 @@ class Worker:
             penalties=reply.get("penalties", {}),
             timestamp=reply.get("timestamp"),
             workdir=str(self.dir),
+            errors=reply.get("errors", {}),
         )
 
 
@@ -555,10 +573,10 @@ def _worker_main(workdir: str, assignment: str) -> int:
     out.write(_MARK + json.dumps({"ready": True}) + "\n")
     out.flush()
     for line in sys.stdin:
-        student = line.strip()
-        if not student:
+        if not line.strip():
             continue
-        reply = _autograde_one(api, cfg, assignment, student)
+        job = json.loads(line)
+        reply = _autograde_one(api, cfg, assignment, job["student"], job["feedback"])
         out.write(_MARK + json.dumps(reply) + "\n")
         out.flush()
     return 0
@@ -578,13 +596,13 @@ def _failure_status(result: dict) -> tuple[str, str]:
     return "error", (raised[-1].strip()[:300] if raised else "nbgrader autograde failed")
 
 
-def _autograde_one(api, cfg, assignment: str, student: str) -> dict:
+def _autograde_one(api, cfg, assignment: str, student: str, feedback: bool) -> dict:
     from nbgrader.api import Gradebook
 
     result = api.autograde(assignment, student, force=True, create=True)
     if result["success"]:
         status, message = "graded", ""
-        fb = api.generate_feedback(assignment, student, force=True)
+        fb = api.generate_feedback(assignment, student, force=True) if feedback else {"success": 1}
         if not fb["success"]:
             message = "feedback failed: " + (fb.get("error") or "").strip().splitlines()[-1]
     else:
@@ -595,12 +613,37 @@ def _autograde_one(api, cfg, assignment: str, student: str) -> dict:
         reply["timestamp"] = sub.timestamp.isoformat() if sub.timestamp else None
         for nb in sub.notebooks:
             reply["grades"][nb.name] = {
-                g.name: {"auto_score": g.auto_score, "needs_manual_grade": g.needs_manual_grade}
+                g.name: {
+                    "auto_score": g.auto_score,
+                    "needs_manual_grade": g.needs_manual_grade,
+                    "max_score": g.max_score,
+                }
                 for g in nb.grades
             }
             reply["comments"][nb.name] = {c.name: c.auto_comment for c in nb.comments}
             reply["penalties"][nb.name] = nb.late_submission_penalty
+    folder = Path(
+        api.coursedir.format_path(api.coursedir.autograded_directory, student, assignment)
+    )
+    reply["errors"] = _cell_errors(folder)
     return reply
+
+
+def _cell_errors(folder: Path) -> dict:
+    """grade cell -> "Ename: evalue" of the first error it shows, from autograded notebooks."""
+    errors = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            for out in cell.get("outputs", []):
+                if meta.get("grade") and out.get("output_type") == "error":
+                    errors[meta.get("grade_id")] = f"{out.get('ename')}: {out.get('evalue')}"[:300]
+                    break
+    return errors
 
 
 # ----------------------------------------------------------------------------- merging
@@ -761,18 +804,41 @@ def _worker_env(jobs: int) -> dict:
     return env
 
 
+CHECK_ID = "_instructor_check"  # the instructor's own notebook, graded first as a control
+
+
+def _check_instructor(course: Course, result: StudentResult) -> None:
+    """Raise GradingError unless the instructor's solution got every autograded point."""
+    lost = []
+    for nb, grades in result.grades.items():
+        for cell, g in grades.items():
+            if g["auto_score"] is not None and g["auto_score"] < g["max_score"]:
+                why = result.errors.get(cell, "")
+                lost.append(f"{nb}:{cell} {g['auto_score']:g}/{g['max_score']:g} {why}".strip())
+    if result.status != "graded" or lost:
+        details = "\n  ".join(lost) or f"{result.status}: {result.message}"
+        raise GradingError(
+            "the instructor's own notebook (source/) does not get full marks in this grading "
+            "environment, so student scores could not be trusted; nothing was written. Fix the "
+            "environment (the corpus? COURSE_DATA_DIR? a package?) or the notebook, or pass "
+            f"--no-check to grade anyway.\n  {details}"
+        )
+
+
 def grade_class(
     root: str | Path,
     assignment: str,
     jobs: int | None = None,
     timeout: float = 600.0,
     csv_path: str | Path | None = None,
+    check: bool = True,
     echo=print,
 ) -> list[StudentResult]:
     """Autograde every submission of ``assignment`` under ``root`` (see the module docstring).
 
-    Returns one StudentResult per student, sorted by student id. Raises GradingError when
-    grading itself fails.
+    ``check``: first autograde the instructor's own notebook from source/ and stop (nothing
+    written) unless it gets full marks. Returns one StudentResult per student, sorted by student
+    id. Raises GradingError when grading itself fails.
     """
     from course_utils import available_cpus
 
@@ -790,16 +856,21 @@ def grade_class(
         raise GradingError(f"no submissions match {pattern}; run `nbgrader collect {assignment}`")
     plans = {s: plan_submission(course, s) for s in students}
     todo = [plans[s] for s in students if plans[s].run]
+    if check:
+        todo.insert(0, Plan(CHECK_ID, source=course.source_folder(), feedback=False))
     jobs = max(1, min(jobs, len(todo)))
     echo(
-        f"grading {assignment}: {len(students)} submissions, {len(todo)} to autograde with "
-        f"{jobs} worker(s), limit {timeout:g} s each"
+        f"grading {assignment}: {len(students)} submissions, {len(todo) - check} to autograde "
+        f"with {jobs} worker(s), limit {timeout:g} s each"
+        + (" (the instructor's notebook first, as a control)" if check else "")
     )
 
     done: list[StudentResult] = []
     failures = 0
+    held: list[StudentResult] = []  # results that wait for the instructor check
+    checked = not check
 
-    def finish(result: StudentResult) -> None:
+    def record(result: StudentResult) -> None:
         nonlocal failures
         plan = plans[result.student]
         if plan.unscored_notebooks and result.status in ("graded", "missing-notebook", "renamed"):
@@ -823,13 +894,26 @@ def grade_class(
             + (f"  [failures: {failures}]" if failures else "")
         )
 
-    for s in students:
-        if not plans[s].run:
-            finish(StudentResult(s, plans[s].status))
+    def finish(result: StudentResult) -> None:
+        nonlocal checked
+        if result.student == CHECK_ID:
+            _check_instructor(course, result)
+            checked = True
+            echo(f"instructor's notebook: full marks ({result.seconds:.1f} s)")
+            for r in held:
+                record(r)
+            held.clear()
+        elif checked:
+            record(result)
+        else:
+            held.append(result)
 
     if todo:
         with tempfile.TemporaryDirectory(prefix="grade_class-") as tmp:
             _run_workers(course, todo, jobs, timeout, Path(tmp), finish)
+    for s in students:  # nothing to run: empty folders, no notebook, unreadable notebooks
+        if not plans[s].run:
+            record(StudentResult(s, plans[s].status))
 
     done.sort(key=lambda r: r.student)
     scores = read_scores(course, students)
@@ -839,7 +923,7 @@ def grade_class(
     echo(format_table(course, done, scores))
     echo("")
     for r in done:
-        if r.failed or r.status != "graded":
+        if r.failed or r.status != "graded" or r.flagged_notebooks:
             echo(describe(r))
     echo(
         f"{len(done)} students, {failures} not scored, {time.monotonic() - t_start:.1f} s; "
@@ -849,7 +933,10 @@ def grade_class(
 
 
 def _run_workers(course, todo, jobs, timeout, tmp, finish) -> None:
-    """Grade the plans in ``todo`` with ``jobs`` workers; ``finish`` runs in this thread."""
+    """Grade the plans in ``todo`` with ``jobs`` workers; ``finish`` runs in this thread.
+
+    When ``finish`` raises (a fatal error), the workers are killed and the error propagates.
+    """
     env = _worker_env(jobs)
     pending: queue.Queue = queue.Queue()
     for plan in todo:
@@ -871,9 +958,8 @@ def _run_workers(course, todo, jobs, timeout, tmp, finish) -> None:
                     start_errors.append(str(err))
                     results.put(StudentResult(plan.student, "error", "worker failed to start"))
                 except Exception as err:  # never lose a student
-                    results.put(
-                        StudentResult(plan.student, "error", f"{type(err).__name__}: {err}")
-                    )
+                    message = f"{type(err).__name__}: {err}"
+                    results.put(StudentResult(plan.student, "error", message))
         finally:
             worker.stop()
 
@@ -882,17 +968,24 @@ def _run_workers(course, todo, jobs, timeout, tmp, finish) -> None:
         t.start()
     try:
         for _ in todo:
-            finish(results.get())
-    finally:
-        while not pending.empty():  # on a fatal error, stop handing out students
+            result = results.get()
+            if start_errors:
+                raise GradingError(start_errors[0])
+            finish(result)
+    except BaseException:
+        while True:  # stop handing out students, and stop the ones being graded
             try:
                 pending.get_nowait()
             except queue.Empty:
                 break
+        for w in workers:
+            proc = w.proc
+            if proc is not None and proc.poll() is None:
+                _kill_tree(proc.pid)
+        raise
+    finally:
         for t in threads:
             t.join()
-    if start_errors:
-        raise GradingError(start_errors[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -911,9 +1004,16 @@ def main(argv: list[str] | None = None) -> int:
         "--timeout", type=float, default=600.0, help="wall-clock seconds per submission (600)"
     )
     parser.add_argument("--csv", default=None, help="CSV path (default grades/<assignment>.csv)")
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="skip grading the instructor's notebook first (a control that must get full marks)",
+    )
     args = parser.parse_args(argv)
     try:
-        grade_class(args.root, args.assignment, args.jobs, args.timeout, args.csv)
+        grade_class(
+            args.root, args.assignment, args.jobs, args.timeout, args.csv, not args.no_check
+        )
     except (GradingError, ValueError) as err:
         print(f"grade_class: error: {err}", file=sys.stderr)
         return 1

@@ -135,7 +135,12 @@ def plot_perplexity(
     if target is not None:
         ax.axhline(target, color="gray", linestyle=":", label=f"perplexity {target:g}")
     if log:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 5, not 5x10^0
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel({"seconds": "training time (s)", "tokens": "tokens seen", "step": "step"}[x])
     ax.set_ylabel("perplexity")
     if ax.lines:
@@ -185,9 +190,10 @@ class LivePerplexityPlot:
     """A perplexity plot that redraws in place in a notebook while ``train_lm`` runs.
 
     Draws on a ``matplotlib.figure.Figure`` (not pyplot, so the notebook does not show it a second
-    time at the end of the cell) and shows it through an IPython display handle, redrawn at most
-    once every ``min_interval`` seconds (``update(..., force=True)`` always redraws). Outside a
-    notebook nothing is displayed; the figure is still drawn (``.figure``).
+    time at the end of the cell) and shows it as a PNG image through an IPython display handle,
+    replaced in place at most once every ``min_interval`` seconds (``update(..., force=True)``
+    always redraws). Outside a notebook nothing is displayed; the figure is still drawn
+    (``.figure``).
     """
 
     def __init__(self, title: str | None = None, log: bool = True, min_interval: float = 0.4,
@@ -227,8 +233,19 @@ class LivePerplexityPlot:
         if self._in_notebook():
             from IPython.display import display
 
+            image = self.to_image()
             if self._handle is None:
-                self._handle = display(self.figure, display_id=True)
+                self._handle = display(image, display_id=True)
             else:
-                self._handle.update(self.figure)
+                self._handle.update(image)
         return True
+
+    def to_image(self):
+        """The figure as an ``IPython.display.Image`` (PNG), whatever matplotlib backend is on."""
+        import io
+
+        from IPython.display import Image
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", bbox_inches="tight")
+        return Image(data=buffer.getvalue(), format="png")

@@ -395,20 +395,30 @@ def screenshot_notebook(page, dest: Path, segment_height: int = 3000) -> None:
         geometry = f"""() => {{ const n = ({JS_SCROLLER})(); const r = n.getBoundingClientRect();
             return {{x: r.x, y: r.y, width: r.width, height: n.clientHeight,
                      total: n.scrollHeight}}; }}"""
+        # one pass through the notebook first: math and images lay out when they come into view
+        total = page.evaluate(geometry)["total"]
+        for y in range(0, int(total) + segment_height, segment_height // 2):
+            page.evaluate(f"(y) => ({JS_SCROLLER})().scrollTo(0, y)", y)
+            time.sleep(0.1)
         g = page.evaluate(geometry)
         clip = {"x": g["x"], "y": g["y"], "width": g["width"], "height": g["height"]}
         sheet = Image.new("RGB", (int(g["width"]), int(g["total"])), "white")
         offset = 0
+        tmp = dest.with_suffix(".part.png")
         while offset < g["total"]:
             top = page.evaluate(
                 f"(y) => {{ const n = ({JS_SCROLLER})(); n.scrollTo(0, y); return n.scrollTop; }}",
                 offset,
             )
             time.sleep(0.3)  # let the scrolled cells paint
-            shot = tmp = dest.with_suffix(".part.png")
             page.screenshot(path=str(tmp), clip=clip)
-            piece = Image.open(shot)
+            piece = Image.open(tmp)
             piece.load()
+            g = page.evaluate(geometry)  # the notebook may still grow (late layout)
+            if g["total"] > sheet.height:
+                taller = Image.new("RGB", (sheet.width, int(g["total"])), "white")
+                taller.paste(sheet, (0, 0))
+                sheet = taller
             skip = offset - top  # the last segment cannot scroll further: drop what overlaps
             sheet.paste(piece.crop((0, skip, piece.width, piece.height)), (0, offset))
             offset = top + piece.height
@@ -579,7 +589,8 @@ def test_student_version_stops_at_first_stub(lesson, lab, page, capsys):
     assert not stderr, f"{path}: stderr before the first exercise: {stderr}"
     # what the student sees: the failing test cell in view
     page.evaluate(
-        "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].node.scrollIntoView()",
+        "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].node"
+        ".scrollIntoView({block: 'end'})",
         first["index"],
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

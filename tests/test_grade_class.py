@@ -331,6 +331,21 @@ def test_broken_setups_exit_non_zero(template, tmp_path):
     assert not (root / "gradebook.db").exists()  # and it did not create an empty one
     (root / "gradebook.bak").rename(root / "gradebook.db")
 
+    # the instructor's own notebook is graded first, as a control: if it loses points here,
+    # the environment is broken and nothing is written
+    source = root / "source" / "tiny" / "tiny.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("return a + b", "return a - b")
+    nbformat.write(nb, source)
+    done = grade(root, "--jobs", "2")
+    assert done.returncode == 1 and "does not get full marks" in done.stderr
+    assert "test_add 0/2 AssertionError: add(1, 2) should be 3" in done.stderr
+    rows, counts = gradebook_rows(root)
+    assert counts["submissions"] == 0 and not (root / "autograded").exists()
+    done = grade(root, "--jobs", "1", "--no-check")  # the instructor insists
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert gradebook_rows(root)[0]["good"]["test_add"] == (2.0, False)
+
     shutil.rmtree(root / "submitted")
     done = grade(root)
     assert done.returncode == 1 and "no submissions" in done.stderr

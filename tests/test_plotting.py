@@ -174,7 +174,8 @@ def test_live_plot_in_a_notebook_displays_once_then_updates_the_same_output(monk
     for _ in range(3):
         live.update(_history())
     assert [c[0] for c in calls] == ["display", "update", "update"]
-    assert all(c[1] is live.figure for c in calls)
+    assert all(isinstance(c[1], IPython.display.Image) for c in calls)
+    assert calls[0][1].data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_not_in_a_notebook_when_plain_python():

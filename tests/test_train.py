@@ -265,6 +265,8 @@ def test_time_budget_and_callback_stop_training():
     h = train_lm(model, corpus, batch_size=8, num_steps=16, time_budget=0.3, device="cpu")
     assert h.train_seconds >= 0.3 and h.records[-1].step > 0 and h.final_val_ppl is None
     assert h.wall_seconds >= h.train_seconds
+    h = train_lm(model, corpus, batch_size=8, num_steps=16, time_budget=0.2, clock="cpu")
+    assert h.train_seconds >= 0.2 and h.config["clock"] == "cpu"
 
     seen = []
 
@@ -323,6 +325,7 @@ def test_lr_schedules_decay_from_one_to_near_zero():
         ({"eval_every_steps": 0}, ValueError, "eval_every_steps"),
         ({"eval_every_s": 0.0}, ValueError, "eval_every_s"),
         ({"warmup": 1.0}, ValueError, "warmup"),
+        ({"clock": "gpu"}, ValueError, "clock"),
     ],
 )
 def test_train_lm_rejects_bad_settings(kwargs, exc, words):

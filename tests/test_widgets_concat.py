@@ -249,3 +249,18 @@ def test_plot_timings_lines_and_unwritten_legend():
     assert labels == ["two", "todo (not written yet)"]
     line = ax.get_lines()[0]
     assert list(line.get_ydata()) == pytest.approx([1.0, 2.0])
+
+
+def test_matrix_products_does_not_load_the_compiler():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from course_utils.widgets import concat\n"
+        "X = torch.randn(2, 2)\n"
+        "concat.matrix_products(lambda: X @ X)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the recorder alone must not import torch._dynamo

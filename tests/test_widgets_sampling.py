@@ -1,4 +1,4 @@
-"""Lesson 3's temperature slider: sampled text, next-character bars, the widget wiring.
+"""Lesson 3's temperature slider: sampled text, next-character bars (HTML), the widget wiring.
 
 A tiny untrained ``CharRNN`` stands in for the trained model: the slider's logic does not care
 how good the model is. ``predict_fn`` (the student's ``predict`` in the lesson) is exercised
@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from course_utils.data import load_corpus  # noqa: E402
-from course_utils.generate import sample_text  # noqa: E402
-from course_utils.rnn import CharRNN  # noqa: E402
-from course_utils.widgets import sampling as ws  # noqa: E402
+from course_utils.data import load_corpus
+from course_utils.generate import sample_text
+from course_utils.rnn import CharRNN
+from course_utils.widgets import sampling as ws
 
 _, VOCAB = load_corpus(max_tokens=10)
 V = len(VOCAB)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -175,16 +164,38 @@ def test_the_model_is_not_trained_and_its_mode_is_kept(model):
 # --------------------------------------------------------------------------- plot and widget
 
 
-def test_plot_highlights_the_character_the_sample_took(model):
-    view = ws.sampler_view(model, VOCAB, "the ", 1.0, num_chars=5, seed=0)
-    ax = ws.plot_sampler_view(view)
-    bars = ax.patches
-    assert len(bars) == V
-    chosen = VOCAB[view["text"][len("the ")]]
-    colours = {tuple(b.get_facecolor()) for b in bars}
-    assert len(colours) == 2  # the chosen character stands out
-    assert bars[chosen].get_facecolor() != bars[(chosen + 1) % V].get_facecolor()
-    assert "T = 1.00" in ax.get_title()
+def test_html_shows_the_text_and_one_bar_per_token_with_the_chosen_one_in_red(model):
+    view = ws.sampler_view(model, VOCAB, "the ", 1.0, num_chars=30, seed=0)
+    page = ws.render_html(view)
+    assert f"<b>the </b>{view['text'][4:]}" in page
+    assert page.count("width:12px;height:") == V
+    assert page.count("#d62728") == 1  # the character the sample took
+    chosen = view["text"][4]
+    label = "␣" if chosen == " " else chosen
+    assert f'title="{label}: {float(view["probs"][VOCAB[chosen]]):.3f}"' in page
+    assert "T = 1.00" in page and "␣" in page
+
+
+def test_html_escapes_whatever_predict_fn_returns(model):
+    def noisy(prefix, num_preds, model_, vocab, temperature=0.0, generator=None):
+        return prefix + "<script>x</script>"
+
+    view = ws.sampler_view(model, VOCAB, "the ", 1.0, num_chars=5, predict_fn=noisy)
+    page = ws.render_html(view)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_bars_scale_with_the_probabilities():
+    view = {
+        "prefix": "a",
+        "text": "ab",
+        "tokens": ["a", "b", "c"],
+        "probs": torch.tensor([0.25, 0.75, 0.0]),
+        "choices": 1.8,
+        "temperature": 0.5,
+    }
+    page = ws.render_html(view, height_px=100)
+    assert "height:33px" in page and "height:100px" in page and "height:0px" in page
 
 
 def test_widget_moves_rerun_the_callback(model):

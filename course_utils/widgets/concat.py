@@ -122,6 +122,12 @@ class _ProductRecorder(TorchDispatchMode):
     """Records every matrix product dispatched while active (below torch's Python API, so
     ``@``, ``torch.mm``, ``einsum``, ``F.linear``... all show up as the aten op they run)."""
 
+    @classmethod
+    def _should_skip_dynamo(cls):
+        # Nothing is compiled here. Without this, torch wraps the handler for its compiler and
+        # imports torch._dynamo on first use (seconds); a torch without the hook ignores it.
+        return False
+
     def __init__(self):
         super().__init__()
         self.products: list[tuple[str, tuple, tuple, int]] = []
@@ -353,6 +359,8 @@ def plot_timings(
             continue
         ax.plot(sizes, [s * 1e6 for s in seconds], marker="o", label=name)
     ax.set_xscale("log", base=2)
+    ax.set_xticks(list(sizes), [str(s) for s in sizes])
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("microseconds per call (best of runs)")
