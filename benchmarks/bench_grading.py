@@ -1,7 +1,7 @@
 """Grading speed: one complete submission, and a class with the class command vs plain nbgrader.
 
     python benchmarks/bench_grading.py            # -> benchmarks/results/grading.md
-    python benchmarks/bench_grading.py --quick    # smoke run: lesson 1 only, 4 students
+    python benchmarks/bench_grading.py --quick    # smoke run: lesson 1 only, 3 students
     python benchmarks/bench_grading.py --students 20 --assignment lesson3_char_rnn
 
 1. One complete submission: the instructor's answers to every lesson, autograded lesson by lesson
@@ -11,8 +11,8 @@
 2. A class of ``--students`` synthetic students for one assignment (a mix of the catalogue's
    cases for it: right answers written differently and typical mistakes, no runaway code), in
    two identical course folders:
-   - the class command, ``python -m course_utils.grade_class <a> --jobs <cpus>`` (autograde,
-     merge, feedback, CSV);
+   - the class command, ``python -m course_utils.grade_class <a> --jobs <cpus>`` (its control run
+     of the instructor's notebook, autograde, merge, feedback, CSV);
    - plain sequential nbgrader, one student at a time in one course folder:
      ``nbgrader autograde <a>`` then ``nbgrader generate_feedback <a>`` (the same work).
    Ratio = sequential / class command. The two runs alternate over ``--repeats`` (medians).
@@ -204,7 +204,7 @@ def header() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 4 students")
+    parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 3 students")
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--assignment", default="lesson1_hidden_state")
     parser.add_argument("--repeats", type=int, default=1)
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lessons = [a for a in LESSONS if (ROOT / "source" / a).is_dir()]
     if args.quick:
-        lessons, args.students, args.repeats = lessons[:1], 4, 1
+        lessons, args.students, args.repeats = lessons[:1], 3, 1
         args.assignment = lessons[0]
     head = header()
     print(head, flush=True)
@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| run | seconds | ratio sequential / class command |",
         "| --- | ---: | ---: |",
-        f"| class command, --jobs {args.jobs} (autograde, merge, feedback, CSV) | "
+        f"| class command, --jobs {args.jobs} (instructor control + autograde, merge, "
+        "feedback, CSV) | "
         f"{cls['class']:.1f} | |",
         f"| sequential `nbgrader autograde` | {cls['seq_autograde']:.1f} | "
         f"{cls['seq_autograde'] / cls['class']:.2f}x |",

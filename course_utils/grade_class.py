@@ -21,9 +21,8 @@ What it does:
    not scored and flagged for manual review; a single renamed notebook (``hidden_state-Copy1.ipynb``
    for ``hidden_state.ipynb``) is graded under its expected name, and the report says so. Code
    that rebinds library functions (``torch.allclose = ...``, ``builtins.abs = ...``,
-   ``setattr(math, ...)``, ``sys.modules``) is graded as usual (the test cells' checks do not
-   depend on those names) but reported and the notebook marked ``flagged`` in the gradebook, for
-   a human to look at.
+   ``setattr(math, ...)``, ``vars(module)[...]``, ``sys.modules``) is graded as usual but
+   reported, and the notebook marked ``flagged`` in the gradebook, for a human to look at.
 2. Autogrades the rest in ``--jobs`` worker processes (default: the CPUs this process may use).
    Each worker owns a private copy of the course in a temporary folder (``nbgrader_config.py``,
    ``source/<assignment>``, a copy of ``gradebook.db`` and the submission being graded), so SQLite
@@ -223,7 +222,7 @@ def open_course(root: str | Path, assignment: str) -> Course:
                     f"`nbgrader generate_assignment {assignment}` first"
                 ) from None
             notebooks = {
-                nb.name: [(cell.name, float(cell.max_score)) for cell in _ordered(nb.grade_cells)]
+                nb.name: [(cell.name, float(cell.max_score)) for cell in nb.grade_cells]
                 for nb in record.notebooks
             }
     except GradingError:
@@ -245,11 +244,6 @@ def open_course(root: str | Path, assignment: str) -> Course:
         coursedir=coursedir,
         notebooks=notebooks,
     )
-
-
-def _ordered(cells):
-    """Grade cells in notebook order (SourceCell order is not stored; keep creation order)."""
-    return list(cells)
 
 
 def list_students(course: Course) -> list[str]:
@@ -317,7 +311,8 @@ _ALIAS = re.compile(
 def _tamper_regex(names: str) -> re.Pattern:
     return re.compile(
         rf"^[ \t]*((?:{names})(?:\s*\.\s*\w+|\s*\[[^\]]*\])+)\s*=(?!=)"
-        rf"|\bsetattr\(\s*(?:{names})\b|\b__builtins__\b|\bsys\.modules\b",
+        rf"|\bsetattr\(\s*(?:{names})\b|\b__builtins__\b|\bsys\.modules\b"
+        r"|\bvars\s*\(\s*\w+\s*\)\s*\[|\.__dict__\b|\bctypes\b",
         re.MULTILINE,
     )
 

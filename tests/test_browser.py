@@ -95,13 +95,14 @@ COPY_IGNORE = shutil.ignore_patterns(
 # JavaScript run inside JupyterLab (window.jupyterapp exists thanks to expose_app_in_browser)
 # --------------------------------------------------------------------------------------------
 
-JS_PANEL_READY = """(path) => {
+JS_PANEL_READY = """([path, needKernel]) => {
   const app = window.jupyterapp;
   const w = app && app.shell && app.shell.currentWidget;
   if (!w || !w.context || w.context.path !== path || !w.context.isReady) return false;
+  if (w.content.widgets.length === 0) return false;
+  if (!needKernel) return true;
   const s = w.sessionContext;
-  return !!(s && s.session && s.session.kernel && s.kernelDisplayStatus === 'idle'
-            && w.content.widgets.length > 0);
+  return !!(s && s.session && s.session.kernel && s.kernelDisplayStatus === 'idle');
 }"""
 
 # A summary of the open notebook, read from JupyterLab's own model and DOM.
@@ -319,21 +320,25 @@ def page(browser, lab):
 # --------------------------------------------------------------------------------------------
 
 
-def open_notebook(page, lab: Lab, path: str, timeout: float = 120.0) -> None:
-    """Open ``path`` (relative to the served root) and wait until its kernel is idle."""
+def open_notebook(page, lab: Lab, path: str, kernel: bool = True, timeout: float = 120.0) -> None:
+    """Open ``path`` (relative to the served root); wait until it is loaded and, with ``kernel``,
+    until its kernel is idle."""
     if not (lab.root / path).exists():
         pytest.fail(f"notebook missing: {path}")
     page.goto(lab.url(path))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(JS_PANEL_READY, path):
+        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(
+            JS_PANEL_READY, [path, kernel]
+        ):
             break
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             pytest.fail(f"{path}: JupyterLab shows a dialog on opening: {dialog.inner_text()}")
         time.sleep(0.25)
     else:
-        pytest.fail(f"{path}: no idle kernel {timeout:.0f} s after opening the notebook")
+        what = "no idle kernel" if kernel else "not loaded"
+        pytest.fail(f"{path}: {what} {timeout:.0f} s after opening the notebook")
     page.evaluate(
         "() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }"
     )
@@ -379,7 +384,7 @@ def wait_kernel_idle(page, timeout: float = 30.0) -> None:
     pytest.fail(f"kernel still busy {timeout:.0f} s after moving a slider")
 
 
-def screenshot_notebook(page, dest: Path, segment_height: int = 3000) -> None:
+def screenshot_notebook(page, dest: Path, segment_height: int = 4000) -> None:
     """A full-length screenshot of the open notebook, stitched from scrolled segments.
 
     The notebook scrolls inside its own element, so a page screenshot shows only one screenful;
@@ -397,9 +402,9 @@ def screenshot_notebook(page, dest: Path, segment_height: int = 3000) -> None:
                      total: n.scrollHeight}}; }}"""
         # one pass through the notebook first: math and images lay out when they come into view
         total = page.evaluate(geometry)["total"]
-        for y in range(0, int(total) + segment_height, segment_height // 2):
+        for y in range(0, int(total) + segment_height, segment_height):
             page.evaluate(f"(y) => ({JS_SCROLLER})().scrollTo(0, y)", y)
-            time.sleep(0.1)
+            time.sleep(0.05)
         g = page.evaluate(geometry)
         clip = {"x": g["x"], "y": g["y"], "width": g["width"], "height": g["height"]}
         sheet = Image.new("RGB", (int(g["width"]), int(g["total"])), "white")
@@ -410,7 +415,7 @@ def screenshot_notebook(page, dest: Path, segment_height: int = 3000) -> None:
                 f"(y) => {{ const n = ({JS_SCROLLER})(); n.scrollTo(0, y); return n.scrollTop; }}",
                 offset,
             )
-            time.sleep(0.3)  # let the scrolled cells paint
+            time.sleep(0.1)  # let the scrolled cells paint
             page.screenshot(path=str(tmp), clip=clip)
             piece = Image.open(tmp)
             piece.load()
@@ -601,7 +606,7 @@ def test_student_version_stops_at_first_stub(lesson, lab, page, capsys):
 @pytest.mark.parametrize("lesson", list(LESSONS))
 def test_nbgrader_validate_button_passes_instructor_version(lesson, lab, page, capsys):
     path = f"source/{lesson}/{LESSONS[lesson]}"
-    open_notebook(page, lab, path)
+    open_notebook(page, lab, path, kernel=False)  # Validate runs its own kernel on the server
     button = page.locator(".jp-NotebookPanel-toolbar .validate-button")
     assert button.count() == 1, f"{path}: nbgrader's Validate button is not in the toolbar"
     start = time.monotonic()
