@@ -39,7 +39,9 @@ What it does:
    twice keeps one consistent record. ``autograded/<student>/<assignment>`` and
    ``feedback/<student>/<assignment>`` are copied back into the course (a student whose grading
    failed loses any stale copy from an earlier run).
-5. Writes ``grades/<assignment>.csv`` (``--csv``): one row per student, one column per graded
+5. Generates feedback with nbgrader's ``generate_feedback`` in the same worker, right after each
+   student is graded (``--no-feedback`` skips it).
+6. Writes ``grades/<assignment>.csv`` (``--csv``): one row per student, one column per graded
    cell, the total, the status and the message.
 
 It prints one progress line per student (``[done/total]``, status, failures so far) and ends with
@@ -827,12 +829,14 @@ def grade_class(
     timeout: float = 600.0,
     csv_path: str | Path | None = None,
     check: bool = True,
+    feedback: bool = True,
     echo=print,
 ) -> list[StudentResult]:
     """Autograde every submission of ``assignment`` under ``root`` (see the module docstring).
 
     ``check``: first autograde the instructor's own notebook from source/ and stop (nothing
-    written) unless it gets full marks. Returns one StudentResult per student, sorted by student
+    written) unless it gets full marks. ``feedback``: run nbgrader's generate_feedback for every
+    graded student. Returns one StudentResult per student, sorted by student
     id. Raises GradingError when grading itself fails.
     """
     from course_utils import available_cpus
@@ -851,6 +855,8 @@ def grade_class(
         raise GradingError(f"no submissions match {pattern}; run `nbgrader collect {assignment}`")
     plans = {s: plan_submission(course, s) for s in students}
     todo = [plans[s] for s in students if plans[s].run]
+    for plan in todo:
+        plan.feedback = feedback
     if check:
         todo.insert(0, Plan(CHECK_ID, source=course.source_folder(), feedback=False))
     jobs = max(1, min(jobs, len(todo)))
@@ -1000,6 +1006,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--csv", default=None, help="CSV path (default grades/<assignment>.csv)")
     parser.add_argument(
+        "--no-feedback", action="store_true", help="skip nbgrader generate_feedback"
+    )
+    parser.add_argument(
         "--no-check",
         action="store_true",
         help="skip grading the instructor's notebook first (a control that must get full marks)",
@@ -1007,7 +1016,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         grade_class(
-            args.root, args.assignment, args.jobs, args.timeout, args.csv, not args.no_check
+            args.root,
+            args.assignment,
+            args.jobs,
+            args.timeout,
+            args.csv,
+            check=not args.no_check,
+            feedback=not args.no_feedback,
         )
     except (GradingError, ValueError) as err:
         print(f"grade_class: error: {err}", file=sys.stderr)

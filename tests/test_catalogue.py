@@ -9,7 +9,9 @@ For every assignment in source/ that has ``tests/catalogue/<assignment>.py``:
    ``nbgrader.grade_id``); hostile cases (tests/catalogue/hostile.py) may also delete or edit
    cells, rename the notebook, write bytes that are not JSON, or leave the folder empty;
 3. the class command grades them all in one parallel run
-   (``python -m course_utils.grade_class <assignment> --jobs 2``);
+   (``python -m course_utils.grade_class <assignment> --jobs 2 --no-feedback``; its control run
+   also checks that the instructor's own notebook gets full marks; feedback is covered by
+   tests/test_grade_class.py);
 4. each autograded test cell's score is compared with the case: cells in ``loses`` must score
    below their maximum, every other autograded test cell must score its maximum; hostile cases
    may expect a status instead (scored 0, or not scored).
@@ -251,6 +253,8 @@ def scored_text(scores: dict | None, status: str, tests: dict, message: str) -> 
         text = f"[{status}] {text}"
     if message and status != "graded":
         text += f" ({message[:120]})"
+    elif "flagged for review" in message:
+        text += " (flagged for review)"
     return text
 
 
@@ -287,7 +291,7 @@ def test_catalogue(assignment, tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "course_utils.grade_class", assignment, "--root", str(root),
-         "--jobs", JOBS],
+         "--jobs", JOBS, "--no-feedback"],
         capture_output=True,
         text=True,
         timeout=60 * 60,

@@ -167,3 +167,16 @@ def test_float_subclass_cannot_lie_about_its_value():
 
     with pytest.raises(AssertionError, match="expected 2, got 1"):
         check_close("f", Liar(1.0), 2.0)
+
+
+def test_is_close_and_is_equal_answer_yes_or_no_even_when_torch_is_patched(monkeypatch):
+    a = torch.tensor([1.0, 2.0])
+    assert grading.is_close(a, a + 1e-7) and not grading.is_close(a, a + 1.0)
+    assert not grading.is_close(a, torch.ones(3))  # shape mismatch is "no", not an error
+    assert grading.is_equal(torch.tensor([1, 2]), torch.tensor([1, 2]))
+    assert not grading.is_equal(torch.tensor([1, 2]), torch.tensor([1, 3]))
+    assert grading.is_equal("abc", "abc") and not grading.is_equal(3, 4)
+    monkeypatch.setattr(torch, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(torch, "equal", lambda *a, **k: True)
+    assert not grading.is_close(a, a + 1.0)
+    assert not grading.is_equal(torch.tensor([1, 2]), torch.tensor([1, 3]))

@@ -266,6 +266,31 @@ def clip_gradients(params, theta):
         loses={CLIP},
     ),
     Case(
+        "hostile: per-tensor clipping, with torch.allclose and torch.equal rebound to pass",
+        replace={
+            "clip_gradients": """
+import numpy
+import torch
+
+torch.allclose = lambda *args, **kwargs: True
+torch.equal = lambda *args, **kwargs: True
+numpy.allclose = lambda *args, **kwargs: True
+
+
+def clip_gradients(params, theta):
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
+    for g in grads:
+        own = float(g.norm())
+        if own > theta:
+            g.mul_(theta / own)
+    return norm
+"""
+        },
+        loses={CLIP},
+        note="the test cells compare with course_utils.grading, captured before student code",
+    ),
+    Case(
         "clip_gradients: always rescales (scales small gradients up)",
         replace={
             "clip_gradients": """
