@@ -344,3 +344,25 @@ def is_equal(got, expected) -> bool:
     except _AssertionError:
         return False
     return True
+
+
+class _ReadOnlyModule(_type(os)):
+    """This module refuses rebinding: ``grading.check_close = lambda *a, **k: None`` raises.
+
+    A test cell and the student's code share one process, so a determined student can still reach
+    the module's ``__dict__``; the class-grading command flags such code for review
+    (``course_utils.grade_class``). This stops the plain, tempting form.
+    """
+
+    def __setattr__(self, name, value):
+        raise AttributeError(
+            f"course_utils.grading.{name} cannot be replaced: the checks are what grade your work"
+        )
+
+    def __delattr__(self, name):
+        raise AttributeError(f"course_utils.grading.{name} cannot be deleted")
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _ReadOnlyModule

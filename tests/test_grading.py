@@ -180,3 +180,14 @@ def test_is_close_and_is_equal_answer_yes_or_no_even_when_torch_is_patched(monke
     monkeypatch.setattr(torch, "equal", lambda *a, **k: True)
     assert not grading.is_close(a, a + 1.0)
     assert not grading.is_equal(torch.tensor([1, 2]), torch.tensor([1, 3]))
+
+
+def test_the_module_refuses_rebinding_its_checks():
+    import course_utils.grading as g
+
+    with pytest.raises(AttributeError, match="cannot be replaced"):
+        g.check_close = lambda *a, **k: None
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del g.check_shape
+    with pytest.raises(AssertionError):
+        g.check_close("f", 1.0, 2.0)
