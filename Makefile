@@ -64,7 +64,6 @@ release: setup
 	@for a in source/*/; do a=$$(basename $$a); \
 	  echo "generate_assignment $$a"; \
 	  $(BIN)/nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
-	@rm -f gradebook.db
 
 benchmark: setup-dev
 	$(BIN)/python benchmarks/run.py
