@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     print(top, flush=True)
     failed, parts = [], [f"# Benchmark summary\n\n{top}\n"]
     env = dict(os.environ)
+    # nbgrader shells out to `alembic`, which lives beside this interpreter in the venv's bin/.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     for script in args.only:
         cmd = [sys.executable, str(ROOT / "benchmarks" / script)] + (
             ["--quick"] if args.quick else []

@@ -122,10 +122,26 @@ def add_student(root: Path, student: str, add=None, mul=None, empty=False) -> No
     nbformat.write(nb, folder / "tiny.ipynb")
 
 
+def _command() -> list[str]:
+    """``python -m course_utils.grade_class``, measured by coverage when the tests are.
+
+    The command runs in its own process (as an instructor runs it); under ``pytest --cov`` it
+    runs as ``coverage run -p`` so that pytest-cov combines its lines into the report.
+    """
+    try:
+        import coverage
+
+        measured = coverage.Coverage.current() is not None
+    except ImportError:
+        measured = False
+    prefix = ["-m", "coverage", "run", "-p", "--source=course_utils"] if measured else []
+    return [sys.executable, *prefix, "-m", "course_utils.grade_class"]
+
+
 def grade(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the class command the way an instructor does."""
     return subprocess.run(
-        [sys.executable, "-m", "course_utils.grade_class", "tiny", "--root", str(root), *args],
+        [*_command(), "tiny", "--root", str(root), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -306,7 +322,7 @@ def test_broken_setups_exit_non_zero(template, tmp_path):
     # an assignment in source/ that was never generated
     shutil.copytree(root / "source" / "tiny", root / "source" / "nope")
     bad = subprocess.run(
-        [sys.executable, "-m", "course_utils.grade_class", "nope", "--root", str(root)],
+        [*_command(), "nope", "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=120,
