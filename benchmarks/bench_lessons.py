@@ -42,6 +42,15 @@ TARGET_COURSE_S = 150.0
 TARGET_RSS_MB = 1536.0
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (for the benchmark headers), or a best guess."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine() or "?"
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory of process ``pid`` in MiB (``VmHWM`` of /proc/<pid>/status)."""
     with open(f"/proc/{pid}/status") as f:
@@ -131,12 +140,7 @@ def header(args) -> list[str]:
         except md.PackageNotFoundError:
             return "-"
 
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     mode = "grading mode (NBGRADER_EXECUTION=autograde)" if args.grading else "normal mode"
     cache = "warm (repository data/)" if args.warm_cache else "cold (empty COURSE_CACHE_DIR)"

@@ -186,14 +186,9 @@ def _ratio(a, b):
 
 
 def header(args) -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench_lessons import cpu_model  # benchmarks/ is on sys.path when run as a script
+
+    cpu = cpu_model()
     import d2l
 
     return [

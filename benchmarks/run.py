@@ -36,14 +36,9 @@ def header() -> str:
             versions.append(f"{name} {__import__(name).__version__}")
         except Exception:  # a missing package is reported, not fatal
             versions.append(f"{name} ?")
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench_lessons import cpu_model  # benchmarks/ is on sys.path when run as a script
+
+    cpu = cpu_model()
     return (
         f"date {datetime.date.today().isoformat()}; {cpu}; {course_utils.available_cpus()} CPUs "
         f"usable, torch threads {torch.get_num_threads()}; Python {platform.python_version()}; "

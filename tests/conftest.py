@@ -6,6 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -16,3 +19,13 @@ if "COURSE_DATA_DIR" not in os.environ and (SHARED_DATA / "timemachine.txt").exi
 _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The course's default (course_utils.configure_torch_threads): one thread for tiny models,
+    which also avoids OpenMP spin-waits on a busy 2-CPU box. Restored after each test."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

@@ -18,15 +18,6 @@ _, VOCAB = load_corpus(max_tokens=10)
 V = len(VOCAB)
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 class Bigram(nn.Module):
     """Logits are a function of the last input token only; counts its calls."""
 

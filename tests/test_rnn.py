@@ -18,15 +18,6 @@ from course_utils.rnn import (
 ATOL = 1e-6  # float32, sequences of a few steps
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 def direct_rnn(inputs, H, W_xh, W_hh, b_h):
     """The formula written out, step by step: the reference these tests compare against."""
     outs = []

@@ -24,16 +24,6 @@ from course_utils.train import (
     train_lm,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models, many small steps: one thread avoids OpenMP spin-waits on a busy 2-CPU box."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 # --------------------------------------------------------------------------- test models
 
 
