@@ -15,6 +15,7 @@ __all__ = [
     "plot_hidden_states",
     "plot_next_char_distribution",
     "plot_perplexity",
+    "update_hidden_states",
 ]
 
 
@@ -44,15 +45,8 @@ def _show_token(tok: str) -> str:
 # --------------------------------------------------------------------------- hidden states
 
 
-def plot_hidden_states(H, tokens, ax=None, max_units: int | None = 64):
-    """Heatmap of hidden states (隐藏状态): tokens along x, hidden units along y.
-
-    ``H``: (num_steps, num_hiddens) tensor or array, one row per token read (values of tanh, so
-    in [-1, 1]); ``tokens``: list of num_steps str (or a str of num_steps characters).
-    Diverging colormap fixed to [-1, 1] with a colorbar. ``max_units``: show only the first units
-    when there are more (None shows all). Returns the Axes.
-    """
-    fn = "plot_hidden_states"
+def _hidden_state_matrix(fn: str, H, tokens, max_units: int | None):
+    """Check ``H`` (num_steps, num_hiddens) against ``tokens``; returns (units x steps, tokens)."""
     data = _to_numpy(fn, "H", H)
     if data.ndim != 2:
         raise ValueError(
@@ -69,15 +63,46 @@ def plot_hidden_states(H, tokens, ax=None, max_units: int | None = 64):
         )
     if max_units is not None:
         data = data[:, :max_units]
+    return data.T, list(tokens)  # (num_units, num_steps): one row per hidden unit
+
+
+def plot_hidden_states(H, tokens, ax=None, max_units: int | None = 64):
+    """Heatmap of hidden states (隐藏状态): tokens along x, hidden units along y.
+
+    ``H``: (num_steps, num_hiddens) tensor or array, one row per token read (values of tanh, so
+    in [-1, 1]); ``tokens``: list of num_steps str (or a str of num_steps characters).
+    Diverging colormap fixed to [-1, 1] with a colorbar. ``max_units``: show only the first units
+    when there are more (None shows all). Returns the Axes; its heatmap is ``ax.images[0]``,
+    which ``update_hidden_states`` can redraw with new states without building a new figure.
+    """
+    _hidden_state_matrix("plot_hidden_states", H, tokens, max_units)  # fail before drawing
     ax = _new_axes(ax)
-    image = ax.imshow(data.T, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto",
+    image = ax.imshow(np.zeros((1, 1)), cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto",
                       interpolation="nearest")  # fmt: skip
-    ax.set_xticks(range(len(tokens)), [_show_token(t) for t in tokens])
+    update_hidden_states(image, H, tokens, max_units)
     ax.set_xlabel("token read at step t")
     ax.set_ylabel("hidden unit")
     ax.grid(False)
     ax.figure.colorbar(image, ax=ax, label="H_t (tanh)")
     return ax
+
+
+def update_hidden_states(image, H, tokens, max_units: int | None = 64) -> None:
+    """Show new hidden states in the heatmap ``image`` made by ``plot_hidden_states``.
+
+    ``H``: (num_steps, num_hiddens), ``tokens``: num_steps str, as for ``plot_hidden_states``;
+    the number of steps and of units may differ from what the heatmap showed before. Changes
+    the image's data, extent, the axes' limits and the token labels; nothing is rebuilt, so a
+    slider can call it on every move.
+    """
+    data, tokens = _hidden_state_matrix("update_hidden_states", H, tokens, max_units)
+    units, steps = data.shape
+    image.set_data(data)
+    image.set_extent((-0.5, steps - 0.5, units - 0.5, -0.5))  # unit 0 at the top, like imshow
+    ax = image.axes
+    ax.set_xlim(-0.5, steps - 0.5)
+    ax.set_ylim(units - 0.5, -0.5)
+    ax.set_xticks(range(steps), [_show_token(t) for t in tokens])
 
 
 # --------------------------------------------------------------------------- perplexity curves

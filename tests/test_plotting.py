@@ -16,6 +16,7 @@ from course_utils.plotting import (  # noqa: E402
     plot_hidden_states,
     plot_next_char_distribution,
     plot_perplexity,
+    update_hidden_states,
 )
 from course_utils.train import History, Record  # noqa: E402
 
@@ -44,6 +45,20 @@ def test_hidden_states_heatmap_has_tokens_units_and_a_diverging_colorbar():
     assert [t.get_text() for t in ax.get_xticklabels()] == list("machine")
     assert image.colorbar is not None and len(ax.figure.axes) == 2
     np.testing.assert_allclose(image.get_array(), H.numpy().T, rtol=1e-6)
+
+
+def test_update_hidden_states_redraws_the_same_heatmap():
+    ax = plot_hidden_states(torch.zeros(7, 12), "machine")
+    (image,) = ax.get_images()
+    H = torch.tanh(torch.randn(3, 5))
+    update_hidden_states(image, H, "mac")
+    assert ax.get_images() == [image] and len(ax.figure.axes) == 2
+    np.testing.assert_allclose(image.get_array(), H.numpy().T, rtol=1e-6)
+    assert image.get_extent() == [-0.5, 2.5, 4.5, -0.5]
+    assert ax.get_xlim() == (-0.5, 2.5) and ax.get_ylim() == (4.5, -0.5)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("mac")
+    with pytest.raises(ValueError, match="update_hidden_states: tokens"):
+        update_hidden_states(image, H, "ma")
 
 
 def test_hidden_states_shows_spaces_and_caps_the_number_of_units():

@@ -92,7 +92,9 @@ def test_plot_growth_draws_both_curves_on_a_log_axis():
 def test_plot_growth_skips_non_positive_counts_from_a_wrong_function():
     rows = hs.growth_rows(lambda v, n: 0, ref_params, 28, 8, 4)
     fig = hs.plot_growth(rows, 28, 8)
-    assert len(fig.axes[0].get_lines()) == 1  # only the RNN curve
+    table, params = fig.axes[0].get_lines()
+    assert len(table.get_xdata()) == 0  # nothing to put on a log axis: the curve stays empty
+    assert list(params.get_xdata()) == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="plot_growth"):
         hs.plot_growth([], 28, 8)
 
@@ -229,6 +231,23 @@ def test_growth_slider_updates_with_the_sliders():
     assert w.result[-1]["rnn_params"] == ref_params(10000, 64, 10000)
 
 
+def test_growth_slider_redraws_one_figure_in_place():
+    w = hs.growth_slider(ref_table, ref_params)
+    _, hidden, max_n = w.children[:3]
+    fig = w.picture.fig
+    hidden.value = 64
+    max_n.value = 3
+    assert w.picture.fig is fig and len(fig.axes) == 1
+    table, params = w.picture.lines
+    assert list(table.get_ydata()) == [28.0, 28.0**2, 28.0**3]
+    assert set(params.get_ydata()) == {float(ref_params(28, 64, 28))}
+    assert w.picture.ax.get_title() == "|V| = 28, 64 hidden units"
+    low, high = w.picture.ax.get_ylim()
+    assert low <= 28 and high >= 28.0**3  # rescaled to the new curves
+    assert w.picture.png().startswith(b"\x89PNG")
+    assert plt.get_fignums() == []  # nothing left open in pyplot, nothing shown twice
+
+
 def test_growth_slider_waits_for_the_exercises(capsys):
     w = hs.growth_slider(not_written, not_written)
     assert w.result is None
@@ -255,6 +274,11 @@ def test_hidden_state_slider_shows_the_states_read_so_far(vocab):
     torch.testing.assert_close(w.result, hs.hidden_states("machine", vocab, 8, 4)[:3])
     sigma.value = 2.0
     torch.testing.assert_close(w.result, hs.hidden_states("machine", vocab, 8, 4, 2.0)[:3])
+    image = w.picture.image  # the heatmap on screen shows exactly those states
+    torch.testing.assert_close(torch.as_tensor(image.get_array()), w.result.T)
+    assert [t.get_text() for t in w.picture.ax.get_xticklabels()] == list("mac")
+    assert len(w.picture.fig.axes) == 2  # the heatmap and one colorbar, however often it moved
+    assert plt.get_fignums() == []
 
 
 # --------------------------------------------------------------------------- the drawing

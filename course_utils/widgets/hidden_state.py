@@ -13,7 +13,8 @@ Two sliders and one static drawing:
 * ``draw_unrolled_rnn(tokens)``: the unrolled RNN, the same weights at every step.
 
 Every slider callback only does cheap work (a few integer products, or one forward pass of a
-seven-step RNN that is cached per setting) and draws one small figure.
+seven-step RNN that is cached per setting) and redraws one small figure that was built once
+(``_render.LivePicture``): no new figure per move.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
+
+from ._render import LivePicture
 
 __all__ = [
     "VOCAB_CHOICES",
@@ -61,7 +64,7 @@ def _power_of_ten(value, _pos=None) -> str:
 
 def _log_y_axes(ax=None, figsize=(6, 3.2)):
     """A figure with one log-y axes, fixed margins and cheap tick labels; returns (fig, ax)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
@@ -71,7 +74,7 @@ def _log_y_axes(ax=None, figsize=(6, 3.2)):
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, numticks=7))
     ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())  # a 30-decade axis would redraw hundreds of ticks
     return fig, ax
 
 
@@ -172,15 +175,16 @@ def plot_table_vs_seen(possible: Sequence[int], seen: Sequence[int], num_tokens:
 def real_param_count(vocab_size: int, num_hiddens: int) -> int | None:
     """Count the trainable scalars of a real ``course_utils.rnn.CharRNNScratch``.
 
-    Independent of any exercise: it builds the model (W_xh, W_hh, b_h, W_hq, b_q) and adds up
-    ``numel()`` of its tensors. Returns None when ``course_utils.rnn`` is not available. Cached:
+    Independent of any exercise: it builds the model (W_xh, W_hh, b_h, W_hq, b_q) on torch's
+    meta device (tensors with shapes and no data) and adds up ``numel()`` of its tensors.
+    Returns None when ``course_utils.rnn`` is not available. Cached:
     a slider asks again and again for the same sizes.
     """
     try:
         from course_utils.rnn import CharRNNScratch, count_parameters
     except ImportError:  # pragma: no cover - the module ships with the course
         return None
-    with torch.random.fork_rng(devices=[]):  # building the model draws random weights
+    with torch.device("meta"):  # shapes only: no memory, no random draws, microseconds
         return count_parameters(CharRNNScratch(vocab_size, num_hiddens))
 
 
@@ -193,21 +197,43 @@ def plot_growth(rows: Sequence[dict], vocab_size: int, num_hiddens: int, ax=None
     if not rows:
         raise ValueError("plot_growth: rows is empty; build it with growth_rows(..., max_n >= 1).")
     fig, ax = _log_y_axes(ax)
-    ns = [r["n"] for r in rows]
-    table = [float(r["ngram_entries"]) for r in rows]
-    params = [float(r["rnn_params"]) for r in rows]
-    keep_t = [(n, t) for n, t in zip(ns, table, strict=True) if t > 0]
-    keep_p = [(n, p) for n, p in zip(ns, params, strict=True) if p > 0]
-    if keep_t:
-        ax.plot(*zip(*keep_t, strict=True), "o-", color="tab:red", label="n-gram table |V|\u207f")
-    if keep_p:
-        ax.plot(*zip(*keep_p, strict=True), "s-", color="tab:blue", label="RNN parameters")
+    lines = _growth_lines(ax)
+    _set_growth(ax, lines, rows, vocab_size, num_hiddens)
+    return fig
+
+
+def _growth_lines(ax):
+    """The two (still empty) curves of the growth plot, with labels, legend and axis titles."""
+    (table,) = ax.plot([], [], "o-", color="tab:red", label="n-gram table |V|\u207f")
+    (params,) = ax.plot([], [], "s-", color="tab:blue", label="RNN parameters")
     ax.set_xlabel("n (tokens the model conditions on, plus the one it predicts)")
     ax.set_ylabel("numbers to store")
-    ax.set_title(f"|V| = {vocab_size}, {num_hiddens} hidden units", fontsize=10)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper left", fontsize=8)
-    return fig
+    return table, params
+
+
+def _set_growth(ax, lines, rows: Sequence[dict], vocab_size: int, num_hiddens: int) -> None:
+    """Put ``rows`` into the two curves from ``_growth_lines`` and rescale the axes."""
+    for line, key in zip(lines, ("ngram_entries", "rnn_params"), strict=True):
+        points = [(r["n"], float(r[key])) for r in rows if float(r[key]) > 0]
+        line.set_data([n for n, _ in points], [v for _, v in points])
+    ax.set_title(f"|V| = {vocab_size}, {num_hiddens} hidden units", fontsize=10)
+    ax.relim()
+    ax.autoscale_view()
+
+
+class _GrowthPicture(LivePicture):
+    """The growth plot drawn once; each slider move changes the curves' data and redraws."""
+
+    def __init__(self):
+        super().__init__(figsize=(6, 3.2))
+        _, self.ax = _log_y_axes(self.fig.add_subplot())
+        self.fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.9)
+        self.lines = _growth_lines(self.ax)
+
+    def update(self, rows: Sequence[dict], vocab_size: int, num_hiddens: int) -> None:
+        _set_growth(self.ax, self.lines, rows, vocab_size, num_hiddens)
 
 
 def _growth_summary(rows: Sequence[dict], real: int | None) -> str:
@@ -228,10 +254,12 @@ def growth_slider(ngram_table_size: CountFn, rnn_param_count: CountFn):
 
     Pass the notebook's ``ngram_table_size`` and ``rnn_param_count``. Until they are written
     (they raise NotImplementedError), the slider prints a note instead of a plot. Returns the
-    ``ipywidgets.interactive`` box (display it); its ``.result`` holds the last rows.
+    ``ipywidgets.interactive`` box (display it); its ``.result`` holds the last rows and its
+    ``.picture`` the figure that every move redraws in place (``.picture.ax``, ``.picture.lines``).
     """
     import ipywidgets as widgets
-    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
+
+    picture = _GrowthPicture()
 
     def show(vocab_size=28, num_hiddens=32, max_n=8):
         try:
@@ -242,12 +270,12 @@ def growth_slider(ngram_table_size: CountFn, rnn_param_count: CountFn):
         except Exception as err:  # a student's function failed: say so, do not crash the widget
             print(f"Your counting functions raised {type(err).__name__}: {err}")
             return None
-        plot_growth(rows, vocab_size, num_hiddens)
-        show_inline_matplotlib_plots()  # the plot first, then the text under it
+        picture.update(rows, vocab_size, num_hiddens)
+        picture.show()  # the plot first, then the text under it
         print(_growth_summary(rows, real_param_count(vocab_size, num_hiddens)))
         return rows
 
-    return widgets.interactive(
+    box = widgets.interactive(
         show,
         vocab_size=widgets.Dropdown(options=list(VOCAB_CHOICES), value=28, description="|V|"),
         num_hiddens=widgets.IntSlider(
@@ -257,6 +285,8 @@ def growth_slider(ngram_table_size: CountFn, rnn_param_count: CountFn):
             value=8, min=1, max=20, description="max n", continuous_update=False
         ),
     )
+    box.picture = picture
+    return box
 
 
 # --------------------------------------------------------------------------- hidden states
@@ -312,33 +342,52 @@ def hidden_states(
     return _hidden_states_cached(indices, len(vocab), num_hiddens, seed, float(sigma)).clone()
 
 
+class _HeatmapPicture(LivePicture):
+    """The hidden-state heatmap with its colorbar drawn once; each move swaps the image data."""
+
+    def __init__(self, H, tokens):
+        from course_utils.plotting import plot_hidden_states
+
+        super().__init__(figsize=(6, 3.2))
+        self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.95)
+        self.ax = plot_hidden_states(H, tokens, ax=self.fig.add_subplot())
+        self.image = self.ax.images[0]
+
+    def update(self, H, tokens) -> None:
+        from course_utils.plotting import update_hidden_states
+
+        update_hidden_states(self.image, H, tokens)
+
+
 def hidden_state_slider(vocab, text: str = "machine"):
     """Heatmap of the hidden states while an untrained RNN reads ``text`` one character at a time.
 
     Sliders: how many characters have been read, hidden size, seed and weight scale sigma. The
-    callback runs a forward pass of len(text) steps (cached) and draws one heatmap with
-    ``course_utils.plotting.plot_hidden_states``. Returns the ``ipywidgets.interactive`` box; its
-    ``.result`` is the (steps, num_hiddens) tensor shown.
+    callback runs a forward pass of len(text) steps (cached) and redraws one heatmap in place
+    (``course_utils.plotting.update_hidden_states``). Returns the ``ipywidgets.interactive`` box;
+    its ``.result`` is the (steps, num_hiddens) tensor shown and ``.picture`` the heatmap
+    (``.picture.image``).
     """
     import ipywidgets as widgets
 
-    from course_utils.plotting import plot_hidden_states
+    picture = _HeatmapPicture(hidden_states(text, vocab), list(text))
 
     def show(steps=None, num_hiddens=16, seed=0, sigma=0.3):
         steps = len(text) if steps is None else steps
         H = hidden_states(text, vocab, num_hiddens, seed, sigma)[:steps]  # (steps, num_hiddens)
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.95)  # fixed: fast redraws
-        plot_hidden_states(H, list(text[:steps]), ax=ax)
+        picture.update(H, list(text[:steps]))
+        picture.show()
         return H
 
-    return widgets.interactive(
+    box = widgets.interactive(
         show,
         steps=widgets.IntSlider(value=len(text), min=1, max=len(text), description="chars read"),
         num_hiddens=widgets.IntSlider(value=16, min=2, max=64, step=2, description="hidden size"),
         seed=widgets.IntSlider(value=0, min=0, max=20, description="seed"),
         sigma=widgets.FloatLogSlider(value=0.3, base=10, min=-2, max=1, description="sigma"),
     )
+    box.picture = picture
+    return box
 
 
 # --------------------------------------------------------------------------- the unrolled RNN

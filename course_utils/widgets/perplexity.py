@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ._render import encode_png
+
 __all__ = [
     "DEFAULT_TEMPERATURES",
     "heldout_logits",
@@ -233,18 +235,10 @@ class _CurveImage:
 
     def png(self, T: float, ppl: float) -> bytes:
         """PNG bytes of the curve with the red dot at (T, ppl)."""
-        import io
-
-        from PIL import Image
-
         self.canvas.restore_region(self.background)
         self.dot.set_data([T], [ppl])
         self.ax.draw_artist(self.dot)
-        width, height = self.canvas.get_width_height()
-        image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba())
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=1)
-        return buffer.getvalue()
+        return encode_png(self.canvas)
 
 
 def temperature_slider(
