@@ -194,6 +194,31 @@ def test_concat_slider_runs_headless(capsys):
     assert "mm (2, 8) @ (8, 2)" in out
 
 
+def test_concat_slider_redraws_one_figure_in_place():
+    shown = concat.concat_slider(separate, fused)
+    sliders = {w.description: w for w in shown.widget.children if hasattr(w, "description")}
+    fig = shown.picture.fig
+    sliders["num_inputs"].value = 6
+    sliders["batch"].value = 5
+    assert shown.picture.fig is fig and len(fig.axes) == 1
+    (ax,) = fig.axes
+    rects = [p for p in ax.patches if isinstance(p, matplotlib.patches.Rectangle)]
+    dims = sorted((r.get_width(), r.get_height()) for r in rects)
+    assert dims == sorted([(6, 5), (4, 5), (4, 6), (4, 4), (4, 5)])  # only the current blocks
+    assert shown.picture.png().startswith(b"\x89PNG")
+    assert plt.get_fignums() == []
+
+
+def test_draw_concat_blocks_grid_lines_separate_the_entries():
+    ax = concat.draw_concat_blocks(2, 3, 4)
+    (X_grid, H_grid, W_xh_grid, W_hh_grid, out_grid) = ax.collections
+    assert len(X_grid.get_segments()) == (3 - 1) + (2 - 1)  # X is (2, 3)
+    assert len(W_hh_grid.get_segments()) == (4 - 1) + (4 - 1)
+    assert len(ax.get_lines()) == 0  # one collection per block, not one Line2D per grid line
+    ax = concat.draw_concat_blocks(1, 1, 1)
+    assert len(ax.collections) == 0  # 1 x 1 blocks have no inner lines
+
+
 def test_concat_slider_survives_unwritten_functions(capsys):
     shown = concat.concat_slider(not_written, not_written)
     shown.widget.children[0].value = 5

@@ -23,8 +23,11 @@ from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from ._render import LivePicture
 
 __all__ = [
     "COLORS",
@@ -181,10 +184,10 @@ def draw_concat_blocks(batch: int, num_inputs: int, num_hiddens: int, ax=None):
         # y grows downwards from the top row (y0 = 0), like matrix row indices.
         ax.add_patch(Rectangle((x0, -y0 - height), width, height, facecolor=color,
                                edgecolor="black", linewidth=1.2))  # fmt: skip
-        for i in range(1, width if width <= 32 else 0):  # faint lines between the entries
-            ax.plot([x0 + i, x0 + i], [-y0, -y0 - height], color="white", lw=0.5)
-        for j in range(1, height if height <= 32 else 0):
-            ax.plot([x0, x0 + width], [-y0 - j, -y0 - j], color="white", lw=0.5)
+        grid = [[(x0 + i, -y0), (x0 + i, -y0 - height)] for i in range(1, width)]
+        grid += [[(x0, -y0 - j), (x0 + width, -y0 - j)] for j in range(1, height)]
+        if grid and width <= 32 and height <= 32:  # faint lines between the entries, one artist
+            ax.add_collection(LineCollection(grid, colors="white", linewidths=0.5))
         if len(label) > 1 and width < 3:  # a narrow block: its label goes to its left
             ax.text(x0 - 0.3, -y0 - height / 2, label, ha="right", va="center", fontsize=10,
                     fontweight="bold")  # fmt: skip
@@ -259,26 +262,29 @@ def concat_report(
 def concat_slider(separate_fn: Callable, concat_fn: Callable, max_size: int = 10):
     """Sliders for num_inputs, num_hiddens and batch; each move redraws the block picture and
     prints ``concat_report`` for the student's two functions. Returns the ``interact`` callback
-    (its ``.widget`` holds the sliders)."""
+    (its ``.widget`` holds the sliders, ``.picture`` the figure every move redraws in place)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     _check_size("max_size", max_size, "concat_slider")
 
+    picture = LivePicture(figsize=(7.5, 3.2))
+    ax = picture.fig.add_subplot()
+
     def show(num_inputs=3, num_hiddens=4, batch=2):
-        fig, ax = plt.subplots(figsize=(7.5, 3.2))
+        ax.clear()  # the blocks change size and place: redraw them on the same axes
         draw_concat_blocks(batch, num_inputs, num_hiddens, ax=ax)
-        display(fig)
-        plt.close(fig)
+        picture.show()
         print(concat_report(separate_fn, concat_fn, batch, num_inputs, num_hiddens))
 
     style = {"description_width": "100px"}
-    return widgets.interact(
+    callback = widgets.interact(
         show,
         num_inputs=widgets.IntSlider(3, 1, max_size, description="num_inputs", style=style),
         num_hiddens=widgets.IntSlider(4, 1, max_size, description="num_hiddens", style=style),
         batch=widgets.IntSlider(2, 1, max(1, max_size // 2), description="batch", style=style),
     )
+    callback.picture = picture
+    return callback
 
 
 # --------------------------------------------------------------------------- timing
