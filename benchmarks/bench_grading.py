@@ -221,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 3 students")
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--assignment", default="lesson1_hidden_state")
-    parser.add_argument("--repeats", type=int, default=1, help="class runs (each over a minute)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="class runs, alternating the two ways (median)"
+    )
     parser.add_argument(
         "--one-repeats", type=int, default=3, help="runs of the one-submission timing (median)"
     )
