@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
+import weakref
 
 import matplotlib as mpl
 import numpy as np
@@ -47,10 +49,38 @@ def test_seed_everything_makes_all_three_generators_repeat():
     assert torch.rand(1).item() != first[2]
 
 
-def test_setup_notebook_sets_seed_threads_and_plot_defaults(monkeypatch, restore_threads):
+@pytest.fixture
+def unfreeze():
+    yield
+    gc.unfreeze()  # give the test process its normal collector back
+
+
+class _Node:
+    def __init__(self):
+        self.me = self  # a reference cycle: only the garbage collector can free it
+
+
+def test_freeze_loaded_objects_collects_first_and_later_garbage_still_goes(unfreeze):
+    dead = _Node()
+    dead_ref = weakref.ref(dead)
+    del dead  # cyclic garbage, not yet collected
+    alive = _Node()
+    frozen = cu.freeze_loaded_objects()
+    assert dead_ref() is None, "garbage alive at freeze time must be collected, not frozen"
+    assert frozen == gc.get_freeze_count() and frozen > 1000  # the loaded libraries
+    assert not any(obj is alive for obj in gc.get_objects())  # frozen: skipped by collections
+    later = _Node()
+    later_ref = weakref.ref(later)
+    del later
+    gc.collect()
+    assert later_ref() is None, "objects made after the freeze are collected as usual"
+
+
+def test_setup_notebook_sets_seed_threads_and_plot_defaults(monkeypatch, restore_threads, unfreeze):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with mpl.rc_context():
         cu.setup_notebook(seed=5)
+        assert gc.get_freeze_count() > 0
         value = torch.rand(1).item()
         assert mpl.rcParams["figure.dpi"] == 90 and tuple(mpl.rcParams["figure.figsize"]) == (
             6,
