@@ -1,6 +1,6 @@
 """The benchmark suite, one command: lessons, widgets, training, grading.
 
-    python benchmarks/run.py          # full suite (~15-20 min on 2 CPUs): `make benchmark`
+    python benchmarks/run.py          # full suite (~35 min on 2 CPUs): `make benchmark`
     python benchmarks/run.py --quick  # smoke run, tiny budgets: part of `make test`
 
 Prints the machine and versions, then runs each benchmark script in its own process (so one's
