@@ -1,11 +1,11 @@
 """Pictures for slider callbacks: one figure built once, redrawn in place, encoded fast.
 
-Building a fresh matplotlib figure on every slider move costs 100-300 ms on a 2-CPU machine:
-the axes are created again, the inline backend draws the figure twice (``bbox_inches="tight"``
-measures it before it renders it) and compresses the PNG at zlib level 6. A ``LivePicture``
-builds its figure once, outside pyplot (nothing leaks into the notebook's list of open figures
-and nothing is shown twice), and each update changes the data of existing artists, draws once
-and encodes at zlib level 1: 20-40 ms for a small figure.
+Building a fresh matplotlib figure on every slider move cost lesson 1 90-280 ms a move on a
+2-CPU machine: the axes are created again, and the inline backend draws the figure twice
+(``bbox_inches="tight"`` measures it before it renders it). A ``LivePicture`` builds its figure
+once, outside pyplot (nothing leaks into the notebook's list of open figures and nothing is shown
+twice), and each update changes the data of existing artists, draws once and encodes the PNG:
+25-35 ms for lesson 1's growth plot.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ __all__ = ["LivePicture", "encode_png"]
 def encode_png(canvas) -> bytes:
     """PNG bytes of what an Agg ``canvas`` holds now (call ``canvas.draw()`` first).
 
-    zlib level 1: the file is about 1.5x bigger than at level 6 and encodes several times faster;
-    a slider picture is a few tens of kilobytes either way.
+    zlib level 1: for lesson 1's growth plot, 24 KB in 4 ms where the default level 6 gives
+    23 KB in 6 ms.
     """
     from PIL import Image
 
