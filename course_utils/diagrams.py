@@ -18,19 +18,14 @@ from collections.abc import Sequence
 
 import torch
 
+from .plotting import _new_axes, _show_token
+
 __all__ = ["draw_clipping", "draw_lm_windows", "draw_sequential_batches", "plot_one_hot"]
 
 
-def _new_figure(ax, figsize):
-    if ax is not None:
-        return ax.figure, ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize)
-
-
-def _show_char(ch: str) -> str:
-    return {" ": "␣", "<unk>": "?"}.get(ch, ch)
+def _glyph(tok: str) -> str:
+    """One narrow label per token: the space as ␣, and <unk> as ? (too wide for a column)."""
+    return "?" if tok == "<unk>" else _show_token(tok)
 
 
 def _check_count(fn: str, name: str, value, least: int = 1) -> int:
@@ -56,9 +51,10 @@ def draw_lm_windows(text: str = "the time machine", num_steps: int = 3, ax=None)
         )
     from matplotlib.patches import Rectangle
 
-    fig, ax = _new_figure(ax, (8.5, 2.2))
+    ax = _new_axes(ax, (8.5, 2.2))
+    fig = ax.figure
     for i, ch in enumerate(text):
-        ax.text(i, 2, _show_char(ch), ha="center", va="center", fontsize=13)
+        ax.text(i, 2, _glyph(ch), ha="center", va="center", fontsize=13)
     for w in range(m):
         for row, shift, name in ((1, 0, "X"), (0, 1, "Y")):  # targets: one character later
             start = w * n + shift
@@ -97,7 +93,8 @@ def draw_sequential_batches(
         )
     from matplotlib.patches import Rectangle
 
-    fig, ax = _new_figure(ax, (9, 2.4))
+    ax = _new_axes(ax, (9, 2.4))
+    fig = ax.figure
     for k in range(num_batches):
         for b in range(batch_size):
             start = b * row_len + k * num_steps
@@ -182,11 +179,12 @@ def plot_one_hot(inputs, tokens: Sequence[str], text: str, ax=None):
             f"{fn}: inputs {tuple(inputs.shape)} need {width} tokens and {steps} characters of "
             f"text, got {len(tokens)} and {len(text)}."
         )
-    fig, ax = _new_figure(ax, (8, 2.6))
+    ax = _new_axes(ax, (8, 2.6))
+    fig = ax.figure
     ax.imshow(inputs.detach().float().cpu().numpy(), cmap="Blues", aspect="auto",
               interpolation="nearest")  # fmt: skip
-    ax.set_xticks(range(width), [_show_char(t) for t in tokens])
-    ax.set_yticks(range(steps), [f"t={t}: {_show_char(c)}" for t, c in enumerate(text)])
+    ax.set_xticks(range(width), [_glyph(t) for t in tokens])
+    ax.set_yticks(range(steps), [f"t={t}: {_glyph(c)}" for t, c in enumerate(text)])
     ax.set_xlabel("vocabulary index")
     ax.grid(False)
     return fig
