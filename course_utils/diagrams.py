@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ._checks import positive_int
 from .plotting import _new_axes, _show_token
 
 __all__ = ["draw_clipping", "draw_lm_windows", "draw_sequential_batches", "plot_one_hot"]
@@ -28,12 +29,6 @@ def _glyph(tok: str) -> str:
     return "?" if tok == "<unk>" else _show_token(tok)
 
 
-def _check_count(fn: str, name: str, value, least: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{fn}: {name} must be an int >= {least}, got {value!r}.")
-    return value
-
-
 def draw_lm_windows(text: str = "the time machine", num_steps: int = 3, ax=None):
     """The windows ``make_lm_pairs(text, num_steps)`` cuts: inputs X[i] and targets Y[i].
 
@@ -42,7 +37,7 @@ def draw_lm_windows(text: str = "the time machine", num_steps: int = 3, ax=None)
     shorter tail is dropped. One colour per window. Returns the Figure.
     """
     fn = "draw_lm_windows"
-    n = _check_count(fn, "num_steps", num_steps)
+    n = positive_int(fn, "num_steps", num_steps)
     m = (len(text) - 1) // n
     if m < 1:
         raise ValueError(
@@ -81,9 +76,9 @@ def draw_sequential_batches(
     batch k + 1: the hidden state carried, and detached, across them. Returns the Figure.
     """
     fn = "draw_sequential_batches"
-    _check_count(fn, "batch_size", batch_size)
-    _check_count(fn, "num_steps", num_steps)
-    _check_count(fn, "num_batches", num_batches)
+    positive_int(fn, "batch_size", batch_size)
+    positive_int(fn, "num_steps", num_steps)
+    positive_int(fn, "num_batches", num_batches)
     row_len = (len(text) - 1) // batch_size  # characters per stretch
     if num_batches * num_steps > row_len:
         raise ValueError(

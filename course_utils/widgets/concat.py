@@ -27,6 +27,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .._checks import positive_int
 from ._render import LivePicture
 
 __all__ = [
@@ -69,14 +70,6 @@ _PRODUCT_OPS = {
 }
 
 
-def _check_size(name: str, value, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}.")
-    if value < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {value}.")
-    return value
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -85,9 +78,9 @@ def random_operands(batch: int, num_inputs: int, num_hiddens: int, seed: int = 0
     (num_inputs, num_hiddens) and ``W_hh`` (num_hiddens, num_hiddens), drawn from N(0, 1) with
     their own seeded generator (the global torch seed is left alone)."""
     fn = "random_operands"
-    _check_size("batch", batch, fn)
-    _check_size("num_inputs", num_inputs, fn)
-    _check_size("num_hiddens", num_hiddens, fn)
+    positive_int(fn, "batch", batch)
+    positive_int(fn, "num_inputs", num_inputs)
+    positive_int(fn, "num_hiddens", num_hiddens)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, num_inputs, generator=g)
     H = torch.randn(batch, num_hiddens, generator=g)
@@ -173,9 +166,9 @@ def draw_concat_blocks(batch: int, num_inputs: int, num_hiddens: int, ax=None):
     (batch, num_hiddens). Returns the matplotlib Axes.
     """
     fn = "draw_concat_blocks"
-    b = _check_size("batch", batch, fn)
-    d = _check_size("num_inputs", num_inputs, fn)
-    h = _check_size("num_hiddens", num_hiddens, fn)
+    b = positive_int(fn, "batch", batch)
+    d = positive_int(fn, "num_inputs", num_inputs)
+    h = positive_int(fn, "num_hiddens", num_hiddens)
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 3.2))
     gap = 2.2  # room for the operator between matrices
@@ -265,7 +258,7 @@ def concat_slider(separate_fn: Callable, concat_fn: Callable, max_size: int = 10
     (its ``.widget`` holds the sliders, ``.picture`` the figure every move redraws in place)."""
     import ipywidgets as widgets
 
-    _check_size("max_size", max_size, "concat_slider")
+    positive_int("concat_slider", "max_size", max_size)
 
     picture = LivePicture(figsize=(7.5, 3.2))
     ax = picture.fig.add_subplot()
@@ -304,9 +297,9 @@ def time_forms(
     the whole measurement takes about ``len(forms) * repeat * run_seconds``.
     A callable that raises NotImplementedError (an exercise not written yet) gets ``nan``.
     """
-    _check_size("repeat", repeat, "time_forms")
+    positive_int("time_forms", "repeat", repeat)
     if number is not None:
-        _check_size("number", number, "time_forms")
+        positive_int("time_forms", "number", number)
     if not run_seconds > 0:
         raise ValueError(f"time_forms: run_seconds must be positive, got {run_seconds!r}.")
     out = {}
@@ -338,7 +331,7 @@ def timing_sweep(
     if len(sizes) == 0:
         raise ValueError("timing_sweep: sizes is empty; pass e.g. [32, 64, 128].")
     if num_threads is not None:
-        _check_size("num_threads", num_threads, "timing_sweep")
+        positive_int("timing_sweep", "num_threads", num_threads)
     before = torch.get_num_threads()
     table: dict[str, list[float]] = {}
     try:

@@ -27,6 +27,8 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
+from .._checks import positive_int
+from ..plotting import plot_hidden_states, update_hidden_states
 from ._render import LivePicture
 
 __all__ = [
@@ -78,14 +80,6 @@ def _log_y_axes(ax=None, figsize=(6, 3.2)):
     return fig, ax
 
 
-def _check_positive_int(name: str, value, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__} {value!r}.")
-    if value < 1:
-        raise ValueError(f"{fn}: {name} must be at least 1, got {value}.")
-    return value
-
-
 # --------------------------------------------------------------------------- n-gram vs RNN
 
 
@@ -111,9 +105,9 @@ def growth_rows(
         count is the same in every row: it does not depend on how far back the model looks.
     """
     fn = "growth_rows"
-    _check_positive_int("vocab_size", vocab_size, fn)
-    _check_positive_int("num_hiddens", num_hiddens, fn)
-    _check_positive_int("max_n", max_n, fn)
+    positive_int(fn, "vocab_size", vocab_size)
+    positive_int(fn, "num_hiddens", num_hiddens)
+    positive_int(fn, "max_n", max_n)
     rnn_params = rnn_param_count(vocab_size, num_hiddens, vocab_size)
     return [
         {"n": n, "ngram_entries": ngram_table_size(vocab_size, n), "rnn_params": rnn_params}
@@ -129,7 +123,7 @@ def distinct_ngrams(corpus: Sequence[int], max_n: int) -> list[int]:
     Compare it with the size of a full n-gram table to see how empty such a table is.
     """
     fn = "distinct_ngrams"
-    _check_positive_int("max_n", max_n, fn)
+    positive_int(fn, "max_n", max_n)
     if isinstance(corpus, torch.Tensor):
         if corpus.dim() != 1 or corpus.is_floating_point():
             raise ValueError(f"{fn}: corpus must be a 1-D tensor of token indices.")
@@ -328,7 +322,7 @@ def hidden_states(
     fn = "hidden_states"
     if not isinstance(text, str) or not text:
         raise ValueError(f"{fn}: text must be a non-empty string, got {text!r}.")
-    _check_positive_int("num_hiddens", num_hiddens, fn)
+    positive_int(fn, "num_hiddens", num_hiddens)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"{fn}: seed must be an int, got {type(seed).__name__}.")
     if not float(sigma) > 0:
@@ -346,16 +340,12 @@ class _HeatmapPicture(LivePicture):
     """The hidden-state heatmap with its colorbar drawn once; each move swaps the image data."""
 
     def __init__(self, H, tokens):
-        from course_utils.plotting import plot_hidden_states
-
         super().__init__(figsize=(6, 3.2))
         self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.15, top=0.95)
         self.ax = plot_hidden_states(H, tokens, ax=self.fig.add_subplot())
         self.image = self.ax.images[0]
 
     def update(self, H, tokens) -> None:
-        from course_utils.plotting import update_hidden_states
-
         update_hidden_states(self.image, H, tokens)
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ._render import encode_png
+from ._render import LivePicture, encode_png
 
 __all__ = [
     "DEFAULT_TEMPERATURES",
@@ -211,7 +211,7 @@ def plot_temperature_curve(temperatures, ppls, current=None, ax=None, reference=
     return ax
 
 
-class _CurveImage:
+class _CurveImage(LivePicture):
     """The precomputed curve drawn once; each update blits one red dot and encodes a PNG.
 
     Redrawing a matplotlib figure and encoding it at full compression costs 50-100 ms on a
@@ -220,11 +220,7 @@ class _CurveImage:
     """
 
     def __init__(self, temperatures, ppls, reference=None):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.fig = Figure(figsize=(6, 3.2), dpi=90)  # not registered with pyplot: never leaks
-        self.canvas = FigureCanvasAgg(self.fig)
+        super().__init__(figsize=(6, 3.2))  # not registered with pyplot: never leaks
         self.ax = self.fig.add_subplot()
         plot_temperature_curve(temperatures, ppls, ax=self.ax, reference=reference)
         self.ax.set_title("held-out perplexity against temperature")
@@ -233,7 +229,7 @@ class _CurveImage:
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
-    def png(self, T: float, ppl: float) -> bytes:
+    def png_at(self, T: float, ppl: float) -> bytes:
         """PNG bytes of the curve with the red dot at (T, ppl)."""
         self.canvas.restore_region(self.background)
         self.dot.set_data([T], [ppl])
@@ -296,7 +292,7 @@ def temperature_slider(
         T = float(T)
         ppl = float(perplexity_fn(scale_logits(logits, T), targets))
         show.last = (T, ppl)
-        image.value = picture.png(T, ppl)
+        image.value = picture.png_at(T, ppl)
         text.value = (
             f"T = {T:.2f}: held-out perplexity <b>{ppl:.3f}</b> "
             f"(best on the curve: {curve[best]:.3f} at T = {temperatures[best]:.2f})"

@@ -21,6 +21,19 @@ from . import Case
 PAIRS, ONEHOT, CLIP = "test_make_lm_pairs", "test_one_hot_inputs", "test_clip_gradients"
 SAMPLE, PREDICT = "test_sample_next", "test_predict"
 
+# A wrong answer that clips each gradient on its own; the hostile case below reuses it.
+_PER_TENSOR_CLIP = """
+def clip_gradients(params, theta):
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
+    for g in grads:
+        own = float(g.norm())
+        if own > theta:
+            g.mul_(theta / own)
+    return norm
+"""
+
+
 CASES = [
     # ------------------------------------------------------------ make_lm_pairs(corpus, num_steps)
     Case(
@@ -252,16 +265,7 @@ def clip_gradients(params, theta):
     Case(
         "clip_gradients: per-tensor clipping",
         replace={
-            "clip_gradients": """
-def clip_gradients(params, theta):
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
-    for g in grads:
-        own = float(g.norm())
-        if own > theta:
-            g.mul_(theta / own)
-    return norm
-"""
+            "clip_gradients": _PER_TENSOR_CLIP,
         },
         loses={CLIP},
     ),
@@ -275,17 +279,8 @@ import torch
 torch.allclose = lambda *args, **kwargs: True
 torch.equal = lambda *args, **kwargs: True
 numpy.allclose = lambda *args, **kwargs: True
-
-
-def clip_gradients(params, theta):
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
-    for g in grads:
-        own = float(g.norm())
-        if own > theta:
-            g.mul_(theta / own)
-    return norm
 """
+            + _PER_TENSOR_CLIP,
         },
         loses={CLIP},
         note="the test cells compare with course_utils.grading, captured before student code",
