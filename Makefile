@@ -17,10 +17,11 @@ endif
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab setup setup-dev test lint format release benchmark clean help
+.PHONY: lab instructor setup setup-dev test lint format release benchmark clean help
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (students start here)"
+	@echo "make instructor set up and open the formgrader (course root: grade, release, export)"
 	@echo "make test       set up and run every test (what CI runs)"
 	@echo "make release    regenerate release/ from source/ with nbgrader"
 	@echo "make benchmark  measure lessons, widgets, training and grading (takes ~15 min)"
@@ -45,8 +46,16 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed
 	bash scripts/ensure_chromium.sh
 	touch $@
 
+# The server's root is the course root, so nbgrader finds nbgrader_config.py and the formgrader
+# works; students still land on lesson 1. Root (a container, a CI box) needs --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB := $(BIN)/jupyter lab --port $(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT)
+
 lab: setup
-	$(BIN)/jupyter lab --port $(PORT) release/lesson1_hidden_state/hidden_state.ipynb
+	$(LAB) --LabApp.default_url=/lab/tree/release/lesson1_hidden_state/hidden_state.ipynb
+
+instructor: setup
+	$(LAB) --LabApp.default_url=/formgrader
 
 lint: setup-dev
 	$(BIN)/ruff check .
