@@ -14,18 +14,25 @@ student who later rebinds ``torch.allclose``, ``torch.testing.assert_close``, ``
 ``math.isclose`` or ``builtins.abs`` changes nothing here: values are converted to plain Python
 numbers with the captured functions and compared in plain Python.
 
+Before a check touches a value it makes it plain: a ``torch.Tensor`` subclass becomes a plain
+detached ``torch.Tensor`` (with ``__torch_function__`` and ``__torch_dispatch__`` handling turned
+off, so neither the subclass nor a torch function/dispatch mode the student pushed can answer for
+it), a ``list``/``tuple``/``str``/``int``/``float`` subclass becomes the plain built-in, and types
+are read with ``type(...)``, never with ``isinstance`` (which an object's ``__class__`` can fool).
+Its own overrides of ``tolist``, ``detach``, ``__eq__``, ``__sub__``... are never called.
+
+What stays out of reach in-kernel: the student's code shares the process, so it can still rewrite
+this module's ``__dict__`` or the test cells themselves. The trusted checks (``grader/trusted/``),
+run outside the student's kernel, are what a grade finally rests on.
+
 Grading mode: ``grading_mode()`` is True while nbgrader validates or autogrades a notebook (it sets
 ``NBGRADER_EXECUTION``); lessons use ``budget(normal, grading)`` to shorten training then.
 """
 
 from __future__ import annotations
 
-import builtins
-import math
 import os
-
-import numpy as np
-import torch
+import sys as _sys
 
 __all__ = [
     "budget",
@@ -40,39 +47,36 @@ __all__ = [
     "rel_error",
 ]
 
-# Captured at import time: a student's later reassignment of any of these does not reach us.
-_abs = builtins.abs
-_all = builtins.all
-_bool = builtins.bool
-_float = builtins.float
-_int = builtins.int
-_isinstance = builtins.isinstance
-_issubclass = builtins.issubclass
-_len = builtins.len
-_max = builtins.max
-_min = builtins.min
-_range = builtins.range
-_repr = builtins.repr
-_str = builtins.str
-_tuple = builtins.tuple
-_type = builtins.type
-_zip = builtins.zip
-_AssertionError = builtins.AssertionError
-_isnan = math.isnan
-_isinf = math.isinf
-_Tensor = torch.Tensor
-_tensor_tolist = torch.Tensor.tolist
-_tensor_size = torch.Tensor.size
-_tensor_detach = torch.Tensor.detach
-_tensor_cpu = torch.Tensor.cpu
-_tensor_is_complex = torch.Tensor.is_complex
-_tensor_dtype = torch.Tensor.dtype.__get__
-_ndarray = np.ndarray
-_ndarray_tolist = np.ndarray.tolist
-_np_generic = np.generic
-_np_generic_item = np.generic.item
-_float_value = float.__float__
-_int_value = int.__int__
+# Captured at import time (course_utils/_plain_values.py): a student's later reassignment of any
+# of these does not reach us.
+from course_utils._plain_values import (  # noqa: E402
+    _abs,
+    _AssertionError,
+    _bool,
+    _describe,
+    _flat,
+    _float,
+    _int,
+    _is,
+    _is_tensor,
+    _isinf,
+    _isnan,
+    _len,
+    _max,
+    _ndarray,
+    _plain,
+    _range,
+    _ReadOnlyModule,
+    _same,
+    _scalar,
+    _shape_of,
+    _short_repr,
+    _tensor_shape,
+    _tuple,
+    _type,
+    _zip,
+)
+
 _environ_get = os.environ.get
 
 
@@ -90,81 +94,6 @@ def budget(normal, grading):
     while the autograder runs the notebook.
     """
     return grading if grading_mode() else normal
-
-
-# ----------------------------------------------------------------------------- conversions
-
-
-def _is_tensor(x) -> bool:
-    return _isinstance(x, _Tensor)
-
-
-def _shape_of(x):
-    """Shape as a tuple of ints, or None for a Python scalar."""
-    if _is_tensor(x):
-        return _tuple(_tensor_size(x))
-    if _isinstance(x, _ndarray):
-        return _tuple(x.shape)
-    return None
-
-
-def _scalar(x, fn_name: str, what: str):
-    """A plain Python number (bool, int, float) from a Python/numpy/0-d torch scalar."""
-    t = _type(x)
-    if t is _bool or t is _int or t is _float:
-        return x
-    if _issubclass(t, _bool):
-        return _bool(_int_value(x))
-    if _issubclass(t, _int):
-        return _int_value(x)
-    if _issubclass(t, _float):
-        return _float_value(x)
-    if _isinstance(x, _np_generic):
-        return _np_generic_item(x)
-    if _is_tensor(x) and _len(_tensor_size(x)) == 0:
-        return _tensor_tolist(_tensor_cpu(_tensor_detach(x)))
-    raise _AssertionError(
-        f"{fn_name}: expected a number for the {what}, got {_describe(x)}; return a Python "
-        "number (int or float), e.g. with float(...) or .item()"
-    )
-
-
-def _flat(x, fn_name: str, what: str) -> list:
-    """A flat list of plain Python numbers from a tensor, array, list or scalar."""
-    if _is_tensor(x):
-        if _tensor_is_complex(x):
-            raise _AssertionError(f"{fn_name}: the {what} is complex; expected real numbers")
-        data = _tensor_tolist(_tensor_cpu(_tensor_detach(x)))
-    elif _isinstance(x, _ndarray):
-        data = _ndarray_tolist(x)
-    elif _isinstance(x, (list, _tuple)):
-        data = [_scalar(v, fn_name, what) if not _isinstance(v, (list, _tuple)) else v for v in x]
-    else:
-        return [_scalar(x, fn_name, what)]
-    out = []
-    stack = [data]
-    while stack:  # iterative flatten, depth-first, order preserved
-        item = stack.pop()
-        if _isinstance(item, list):
-            stack.extend(reversed(item))
-        else:
-            out.append(_scalar(item, fn_name, what))
-    return out
-
-
-def _describe(x) -> str:
-    if x is None:
-        return "None"
-    if _is_tensor(x):
-        return f"a tensor of shape {_tuple(_tensor_size(x))} and dtype {_tensor_dtype(x)}"
-    if _isinstance(x, _ndarray):
-        return f"a numpy array of shape {_tuple(x.shape)}"
-    return f"{_type(x).__name__} {_short_repr(x)}"
-
-
-def _short_repr(x) -> str:
-    r = _repr(x)
-    return r if _len(r) <= 60 else r[:57] + "..."
 
 
 def _fail(fn_name: str, message: str, hint: str = ""):
@@ -203,10 +132,10 @@ def rel_error(x, y) -> float:
 
 def check_type(fn_name: str, value, expected_type, hint: str = "") -> None:
     """Fail unless ``value`` is an instance of ``expected_type`` (a type or tuple of types)."""
-    if not _isinstance(value, expected_type):
+    if not _is(value, expected_type):
         names = (
             " or ".join(t.__name__ for t in expected_type)
-            if _isinstance(expected_type, _tuple)
+            if _is(expected_type, _tuple)
             else expected_type.__name__
         )
         if value is None:
@@ -219,7 +148,7 @@ def check_shape(fn_name: str, tensor, expected_shape, hint: str = "", what: str 
     _none_check(fn_name, tensor, what)
     if not _is_tensor(tensor):
         _fail(fn_name, f"expected the {what} to be a torch tensor, got {_describe(tensor)}", hint)
-    got = _tuple(_tensor_size(tensor))
+    got = _tensor_shape(tensor)
     want = _tuple(_int(s) for s in expected_shape)
     if got != want:
         _fail(fn_name, f"expected a {what} of shape {want}, got {got}", hint)
@@ -284,9 +213,9 @@ def check_equal(fn_name: str, got, expected, hint: str = "", what: str = "result
     """Fail unless ``got`` equals ``expected`` exactly.
 
     Works for numbers, strings, (nested) lists/tuples and integer tensors (compared elementwise
-    after the shape check).
+    after the shape check). Only built-in equality runs: a value's own ``__eq__`` never does.
     """
-    if _is_tensor(expected) or _isinstance(expected, _ndarray):
+    if _is_tensor(expected) or _is(expected, _ndarray):
         _none_check(fn_name, got, what)
         if _shape_of(got) != _shape_of(expected):
             _fail(
@@ -300,13 +229,13 @@ def check_equal(fn_name: str, got, expected, hint: str = "", what: str = "result
             if g[i] != e[i]:
                 _fail(fn_name, f"{what} at flat index {i}: expected {e[i]!r}, got {g[i]!r}", hint)
         return
-    if _isinstance(expected, (_bool, _int, _float)) and not _isinstance(expected, _str):
+    if _is(expected, (_bool, _int, _float)):
         _none_check(fn_name, got, what)
         value = _scalar(got, fn_name, what)
-        if value != expected:
+        if value != _scalar(expected, fn_name, "expected value"):
             _fail(fn_name, f"expected {what} {expected!r}, got {value!r}", hint)
         return
-    if _type(got) is not _type(expected) or got != expected:
+    if _type(got) is not _type(expected) or not _same(_plain(got), _plain(expected)):
         _fail(fn_name, f"expected {what} {_short_repr(expected)}, got {_describe(got)}", hint)
 
 
@@ -346,23 +275,7 @@ def is_equal(got, expected) -> bool:
     return True
 
 
-class _ReadOnlyModule(_type(os)):
-    """This module refuses rebinding: ``grading.check_close = lambda *a, **k: None`` raises.
-
-    A test cell and the student's code share one process, so a determined student can still reach
-    the module's ``__dict__``; the class-grading command flags such code for review
-    (``course_utils.grade_class``). This stops the plain, tempting form.
-    """
-
-    def __setattr__(self, name, value):
-        raise AttributeError(
-            f"course_utils.grading.{name} cannot be replaced: the checks are what grade your work"
-        )
-
-    def __delattr__(self, name):
-        raise AttributeError(f"course_utils.grading.{name} cannot be deleted")
-
-
-import sys as _sys  # noqa: E402
-
+# ``grading.check_close = lambda *a, **k: None`` raises AttributeError. The module's ``__dict__``
+# stays reachable (``vars(course_utils.grading)``): no in-kernel check can stop that, which is why
+# the grade rests on the trusted checks run outside the student's kernel (grader/trusted/).
 _sys.modules[__name__].__class__ = _ReadOnlyModule

@@ -191,3 +191,129 @@ def test_the_module_refuses_rebinding_its_checks():
         del g.check_shape
     with pytest.raises(AssertionError):
         g.check_close("f", 1.0, 2.0)
+
+
+# ----------------------------------------------------------------------------- hostile values
+# Attacks on the values themselves: what a student's function returns may be a Tensor subclass,
+# a list or str subclass, or the student may have pushed a torch function/dispatch mode that
+# answers for every tensor. Each attack is kept as a test: the checks must see the real values.
+
+
+class _LyingTensor(torch.Tensor):
+    """Every torch function on it answers what a cheat would want: tolist gives the expected
+    ones, size gives the expected shape, comparisons say True, detach/cpu give ones."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name == "tolist":
+            return [[1.0, 1.0], [1.0, 1.0]]
+        if name in ("size", "__get__") or name == "shape":
+            return torch.Size([2, 2])
+        if name in ("eq", "__eq__", "allclose", "equal", "isclose"):
+            return True
+        return torch.ones(2, 2)
+
+    def detach(self):
+        return torch.ones(2, 2)
+
+    def tolist(self):
+        return [[1.0, 1.0], [1.0, 1.0]]
+
+    def __eq__(self, other):
+        return True
+
+
+def test_a_lying_tensor_subclass_is_compared_by_its_real_values():
+    liar = torch.zeros(2, 2).as_subclass(_LyingTensor)  # really zeros
+    assert type(liar) is _LyingTensor and liar.tolist() == [[1.0, 1.0], [1.0, 1.0]]  # it lies
+    with pytest.raises(AssertionError, match="expected 1, got 0"):
+        check_close("f", liar, torch.ones(2, 2))
+    assert not grading.is_close(liar, torch.ones(2, 2))
+    assert not grading.is_equal(
+        torch.zeros(2, 2, dtype=torch.long).as_subclass(_LyingTensor),
+        torch.ones(2, 2, dtype=torch.long),
+    )
+    assert grading.rel_error(liar, torch.ones(2, 2)) == 1.0
+    wrong_shape = torch.zeros(4, 3).as_subclass(_LyingTensor)
+    with pytest.raises(AssertionError, match=r"shape \(2, 2\), got \(4, 3\)"):
+        check_shape("f", wrong_shape, (2, 2))
+    with pytest.raises(AssertionError, match="expected 1, got 0"):
+        check_close("f", torch.tensor(0.0).as_subclass(_LyingTensor), 1.0)
+
+
+def test_an_honest_tensor_subclass_still_passes():
+    value = torch.nn.Parameter(torch.tensor([1.0, 2.0]))  # requires grad, a Tensor subclass
+    check_close("f", value, torch.tensor([1.0, 2.0]))
+    check_shape("f", value, (2,))
+    check_equal("f", torch.tensor([3, 4]).as_subclass(_LyingTensor), torch.tensor([3, 4]))
+
+
+def test_torch_function_and_dispatch_modes_cannot_answer_for_tensors():
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class LyingFunctions(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") == "tolist":
+                return [1.0, 1.0]
+            return func(*args, **(kwargs or {}))
+
+    class LyingDispatch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            return torch.ones_like(out) if "detach" in str(func) or "alias" in str(func) else out
+
+    got, want = torch.zeros(2), torch.ones(2)
+    with LyingFunctions():
+        assert got.tolist() == [1.0, 1.0]  # the mode lies...
+        function_mode = _outcome(check_close, "f", got, want)
+    with LyingDispatch():
+        assert got.detach().tolist() == [1.0, 1.0]  # ...and so does this one
+        dispatch_mode = _outcome(check_close, "f", got, want)
+    assert "expected 1, got 0" in function_mode
+    assert "expected 1, got 0" in dispatch_mode
+
+
+def test_an_object_posing_as_a_tensor_is_not_one():
+    class Poser:
+        __class__ = torch.Tensor  # isinstance(Poser(), torch.Tensor) is True
+
+        def tolist(self):
+            return [1.0, 1.0]
+
+    assert isinstance(Poser(), torch.Tensor)
+    with pytest.raises(AssertionError, match="to be a torch tensor, got Poser"):
+        check_shape("f", Poser(), (2,))
+    with pytest.raises(AssertionError, match="expected a int, got IntPoser"):
+        check_type("f", type("IntPoser", (), {"__class__": int})(), int)
+    assert not grading.is_close(Poser(), torch.ones(2))
+
+
+def test_list_and_str_subclasses_cannot_lie_about_equality():
+    class AlwaysEqualList(list):
+        def __eq__(self, other):
+            return True
+
+        def __ne__(self, other):
+            return False
+
+        def __iter__(self):
+            return iter([1, 2, 3])
+
+    class AlwaysEqualStr(str):
+        def __eq__(self, other):
+            return True
+
+        def __ne__(self, other):
+            return False
+
+        __hash__ = str.__hash__
+
+    with pytest.raises(AssertionError, match="expected result"):
+        check_equal("f", AlwaysEqualStr("abd"), "abc")
+    # a list subclass is not a list (types must match), and its items are read without __iter__
+    assert not grading.is_equal(AlwaysEqualList(["x"]), [1, 2, 3])
+    assert not grading.is_equal([AlwaysEqualStr("B")], ["A"])
+    assert grading.is_equal([AlwaysEqualStr("A")], ["A"])  # equal when the value is equal
+    assert grading.rel_error(AlwaysEqualList([0.0]), [1.0]) == 1.0
