@@ -41,9 +41,10 @@ $(VENV)/.course-installed: requirements.txt pyproject.toml
 
 setup-dev: $(VENV)/.dev-installed
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/ensure_bwrap.sh
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_bwrap.sh
 	touch $@
 
 # The server's root is the course root, so nbgrader finds nbgrader_config.py and the formgrader

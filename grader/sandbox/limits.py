@@ -52,7 +52,8 @@ class Limits:
         if self.file_size_mb is not None:
             argv.append(f"--fsize={self.file_size_mb * 1024 * 1024}")
         if self.cpu_seconds is not None:
-            argv.append(f"--cpu={self.cpu_seconds}")
+            # SIGXCPU at the soft limit; SIGKILL at the hard one, if SIGXCPU was caught.
+            argv.append(f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 5}")
         return argv + ["--"]
 
 
