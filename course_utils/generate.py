@@ -7,6 +7,9 @@
   temperature slider.
 
 Both work with any model following ``logits, state = model(X, state)``.
+
+``sample_text`` does what lesson 3's ``predict`` does (the sampling slider uses it until the
+student's own ``predict`` exists); it is disabled while a lesson 3 submission is checked.
 """
 
 from __future__ import annotations

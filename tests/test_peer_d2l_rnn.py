@@ -2,8 +2,9 @@
 
 With the same weights, ``RNNScratch`` gives the same outputs and final state as
 ``d2l.RNNScratch`` (d2l 1.0.3: forward(inputs, state) returns a list of per-step states and the
-last state; it takes a given state as a one-element tuple) and as the ``torch.nn.RNN`` built by
-``to_torch()``; ``from_torch(to_torch())`` round-trips the parameters exactly.
+last state; it takes a given state as a one-element tuple); ``from_torch(rnn)`` of a
+``torch.nn.RNN`` computes what that ``nn.RNN`` computes. (course_utils has no conversion *into*
+``nn.RNN``: that is lesson 2's exercise ``to_torch_rnn``.)
 
 Tolerance: float32 throughout, ``atol=1e-6, rtol=0`` (tanh outputs lie in [-1, 1]; the two
 implementations differ only in the order of floating-point operations). Parameters copied by the
@@ -54,19 +55,26 @@ def test_same_outputs_as_d2l_rnn_scratch(num_steps, batch, num_inputs, num_hidde
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_same_outputs_as_torch_nn_rnn_through_to_torch(seed):
-    ours, _ = _pair(28, 32, seed)
+def test_same_outputs_as_torch_nn_rnn_through_from_torch(seed):
+    torch.manual_seed(seed)
+    torch_rnn = torch.nn.RNN(28, 32)  # random weights and two random biases
+    ours = RNNScratch.from_torch(torch_rnn)
     inputs, H0 = torch.randn(20, 4, 28), torch.randn(4, 32) * 0.5
-    torch_rnn = ours.to_torch()
     out, H = ours(inputs, H0)
     t_out, t_H = torch_rnn(inputs, H0.unsqueeze(0))  # nn.RNN's state: (layers, batch, hiddens)
     torch.testing.assert_close(out, t_out, atol=ATOL, rtol=RTOL)
     torch.testing.assert_close(H, t_H.squeeze(0), atol=ATOL, rtol=RTOL)
 
 
-def test_from_torch_of_to_torch_round_trips_exactly():
+def test_from_torch_copies_the_weights_exactly():
     ours, theirs = _pair(5, 9, 4)
-    back = RNNScratch.from_torch(ours.to_torch())
+    torch_rnn = torch.nn.RNN(5, 9)
+    with torch.no_grad():
+        torch_rnn.weight_ih_l0.copy_(ours.W_xh.T)
+        torch_rnn.weight_hh_l0.copy_(ours.W_hh.T)
+        torch_rnn.bias_ih_l0.copy_(ours.b_h)
+        torch_rnn.bias_hh_l0.zero_()
+    back = RNNScratch.from_torch(torch_rnn)
     for name in ("W_xh", "W_hh", "b_h"):
         assert torch.equal(getattr(back, name), getattr(ours, name)), name
     inputs = torch.randn(6, 2, 5)

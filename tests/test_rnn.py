@@ -1,4 +1,4 @@
-"""course_utils.rnn: the scratch RNN layer, the two character models, conversions and helpers."""
+"""course_utils.rnn: the scratch RNN layer, the two character models, reading an nn.RNN, helpers."""
 
 from __future__ import annotations
 
@@ -94,20 +94,9 @@ def test_rnn_scratch_rejects_bad_sizes(bad):
 # --------------------------------------------------------------------------- conversions
 
 
-def test_to_torch_stores_transposes_and_splits_the_bias():
-    torch.manual_seed(1)
-    rnn = RNNScratch(3, 5, sigma=0.4)
-    with torch.no_grad():
-        rnn.b_h.normal_()
-    t = rnn.to_torch()
-    assert isinstance(t, nn.RNN) and t.num_layers == 1 and not t.batch_first
-    assert t.nonlinearity == "tanh" and not t.bidirectional
-    assert torch.equal(t.weight_ih_l0, rnn.W_xh.T) and torch.equal(t.weight_hh_l0, rnn.W_hh.T)
-    assert torch.equal(t.bias_ih_l0, rnn.b_h) and torch.all(t.bias_hh_l0 == 0)
-    # independent copies: changing one leaves the other
-    with torch.no_grad():
-        t.weight_hh_l0.zero_()
-    assert rnn.W_hh.abs().sum() > 0
+def test_no_conversion_into_nn_rnn():
+    """Building an nn.RNN from scratch weights is lesson 2's exercise (to_torch_rnn)."""
+    assert not hasattr(RNNScratch, "to_torch")
 
 
 def test_from_torch_sums_both_biases_and_round_trips():
