@@ -1,6 +1,6 @@
-"""Plots for the lessons: hidden-state heatmaps, perplexity curves, next-character bars, and the
-live training plot. Each function takes ``ax=None`` (a new figure from pyplot) and returns the
-Axes it drew on; nothing here calls ``plt.show()``.
+"""Plots for the lessons: hidden-state heatmaps, perplexity curves, reliability diagrams,
+next-character bars, and the live training plot. Each function takes ``ax=None`` (a new figure
+from pyplot) and returns the Axes it drew on; nothing here calls ``plt.show()``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ __all__ = [
     "plot_hidden_states",
     "plot_next_char_distribution",
     "plot_perplexity",
+    "plot_reliability",
+    "reliability_bins",
     "update_hidden_states",
 ]
 
@@ -170,6 +172,84 @@ def plot_perplexity(
     ax.set_ylabel("perplexity")
     if ax.lines:
         ax.legend(fontsize="small")
+    return ax
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _describe(x) -> str:
+    """'shape (3, 4)' for a tensor, else the type name."""
+    if isinstance(x, torch.Tensor):
+        return f"shape {tuple(x.shape)}"
+    return type(x).__name__
+
+
+def reliability_bins(logits, targets, num_bins: int = 10):
+    """Group predictions by confidence: the numbers behind a reliability diagram (可靠性图).
+
+    Args:
+        logits: float tensor (N, V), the model's scores for the next token at N positions.
+        targets: LongTensor (N,), the true next tokens.
+        num_bins: the confidence range [0, 1] is cut into this many equal bins.
+
+    Returns:
+        (confidence, accuracy, counts), three float64 arrays of shape (num_bins,): for the
+        predictions whose confidence (largest softmax probability) falls in bin b, their mean
+        confidence, the fraction whose most likely token is the true one, and how many there
+        are. Empty bins hold NaN confidence and accuracy and count 0.
+    """
+    fn = "reliability_bins"
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        raise ValueError(f"{fn}: logits must be a tensor of shape (N, V), got {_describe(logits)}.")
+    if not isinstance(targets, torch.Tensor) or tuple(targets.shape) != (logits.shape[0],):
+        raise ValueError(
+            f"{fn}: targets must be a LongTensor of shape ({logits.shape[0]},) to match the "
+            f"logits, got {_describe(targets)}."
+        )
+    if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
+        raise ValueError(f"{fn}: num_bins must be a positive int, got {num_bins!r}.")
+    probs = torch.softmax(logits.detach().double().cpu(), dim=-1)  # (N, V)
+    conf, top = probs.max(dim=-1)  # (N,), (N,)
+    right = (top == targets.cpu()).double()  # (N,)
+    # bin b holds confidences in (b / num_bins, (b + 1) / num_bins]; bin 0 also holds 0
+    which = (torch.ceil(conf * num_bins).long() - 1).clamp(0, num_bins - 1)  # (N,)
+    counts = torch.bincount(which, minlength=num_bins).double()
+    sum_conf = torch.bincount(which, weights=conf, minlength=num_bins)
+    sum_right = torch.bincount(which, weights=right, minlength=num_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c, n = sum_conf.numpy(), counts.numpy()
+        return c / n, sum_right.numpy() / n, n
+
+
+def plot_reliability(logits, targets, num_bins: int = 10, ax=None):
+    """Reliability diagram: accuracy against confidence of the top prediction, one bar per bin.
+
+    Args:
+        logits: (N, V) scores, targets: (N,) true next tokens (see ``reliability_bins``).
+        num_bins: number of equal confidence bins in [0, 1].
+        ax: Axes to draw on (a new figure otherwise).
+
+    A calibrated model's bars reach the diagonal: among the predictions made with confidence
+    about p, a fraction of about p is right. Bars below the diagonal mean over-confidence, above
+    it under-confidence. Empty bins are left out. Returns the Axes.
+    """
+    conf, acc, counts = reliability_bins(logits, targets, num_bins)
+    ax = _new_axes(ax, figsize=(4.2, 4.2))
+    width = 1.0 / num_bins
+    left = np.arange(num_bins) * width
+    full = counts > 0
+    ax.bar(left[full], acc[full], width=width, align="edge", color="tab:blue",
+           edgecolor="white", label="accuracy in the bin")  # fmt: skip
+    ax.plot([0, 1], [0, 1], "--", color="gray", label="calibrated")
+    ax.plot(conf[full], acc[full], "o", color="tab:red", markersize=4,
+            label="(mean confidence, accuracy)")  # fmt: skip
+    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal")
+    ax.set_xlabel("confidence of the top prediction")
+    ax.set_ylabel("accuracy (top prediction is right)")
+    total = int(counts.sum())
+    ax.set_title(f"reliability diagram ({total:,} predictions)", fontsize=10)
+    ax.legend(fontsize="small", loc="upper left")
     return ax
 
 

@@ -16,6 +16,8 @@ from course_utils.plotting import (  # noqa: E402
     plot_hidden_states,
     plot_next_char_distribution,
     plot_perplexity,
+    plot_reliability,
+    reliability_bins,
     update_hidden_states,
 )
 from course_utils.train import History, Record  # noqa: E402
@@ -186,3 +188,52 @@ def test_live_plot_in_a_notebook_displays_once_then_updates_the_same_output(monk
 
 def test_not_in_a_notebook_when_plain_python():
     assert LivePerplexityPlot()._in_notebook() is False
+
+
+# --------------------------------------------------------------------------- reliability diagram
+
+
+def test_reliability_bins_by_hand():
+    # Top probabilities 0.8 (right), 0.8 (wrong), 0.5 (right; tie broken towards index 0), 1/3.
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.8, 0.1, 0.1], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    conf, acc, counts = reliability_bins(probs.log(), torch.tensor([0, 2, 0, 1]), num_bins=4)
+    assert counts.tolist() == [0, 2, 0, 2]  # bins (0, .25], (.25, .5], (.5, .75], (.75, 1]
+    assert np.isnan(conf[0]) and np.isnan(acc[0]) and np.isnan(conf[2])
+    assert conf[1] == pytest.approx((0.5 + 1 / 3) / 2) and acc[1] == pytest.approx(0.5)
+    assert conf[3] == pytest.approx(0.8) and acc[3] == pytest.approx(0.5)
+
+
+def test_reliability_of_samples_drawn_from_the_model_lies_on_the_diagonal():
+    g = torch.Generator().manual_seed(0)
+    logits = 2 * torch.randn(20000, 6, generator=g)
+    targets = torch.multinomial(torch.softmax(logits, -1), 1, generator=g)[:, 0]
+    conf, acc, counts = reliability_bins(logits, targets, num_bins=5)
+    full = counts > 500
+    assert full.sum() >= 3 and counts.sum() == 20000
+    assert np.abs(conf[full] - acc[full]).max() < 0.03  # calibrated by construction
+    # Sharpening the same logits makes the model over-confident: accuracy below confidence.
+    conf2, acc2, counts2 = reliability_bins(3 * logits, targets, num_bins=5)
+    full2 = counts2 > 500
+    assert (acc2[full2] < conf2[full2] - 0.03).sum() >= 2
+
+
+def test_reliability_diagram_draws_one_bar_per_non_empty_bin_and_the_diagonal():
+    probs = torch.tensor([[0.8, 0.2], [0.8, 0.2], [0.6, 0.4]])
+    ax = plot_reliability(probs.log(), torch.tensor([0, 1, 0]), num_bins=10)
+    heights = sorted(round(p.get_height(), 3) for p in ax.patches)
+    assert heights == [0.5, 1.0]  # bin (0.7, 0.8]: 1 of 2 right; bin (0.5, 0.6]: 1 of 1
+    assert [list(line.get_xdata()) for line in ax.get_lines()][0] == [0, 1]
+    assert "3 predictions" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    "logits, targets, bins, words",
+    [
+        (torch.zeros(3), torch.zeros(3, dtype=torch.long), 10, "shape \\(N, V\\)"),
+        (torch.zeros(3, 2), torch.zeros(4, dtype=torch.long), 10, "shape \\(3,\\)"),
+        (torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), 0, "num_bins"),
+    ],
+)
+def test_reliability_rejects_bad_input(logits, targets, bins, words):
+    with pytest.raises(ValueError, match=words):
+        reliability_bins(logits, targets, bins)

@@ -128,7 +128,8 @@ def test_temperature_curve_tends_to_the_vocabulary_size_at_high_temperature():
 
 
 def test_a_calibrated_model_is_best_near_temperature_one():
-    """Targets drawn from softmax(logits) itself: the expected loss is minimal at T = 1."""
+    """Targets drawn from softmax(logits) itself (calibrated): the expected loss is minimal at
+    T = 1. The converse does not hold: see the next test."""
     g = torch.Generator().manual_seed(4)
     logits = 2.5 * torch.randn(20000, 10, generator=g)
     targets = torch.multinomial(torch.softmax(logits, -1), 1, generator=g).squeeze(1)
@@ -139,6 +140,27 @@ def test_a_calibrated_model_is_best_near_temperature_one():
     # and an over-confident model (logits doubled) is best near T = 2
     curve2 = wp.temperature_curve(2 * logits, targets, temps, perplexity_fn=reference_perplexity)
     assert temps[min(range(len(temps)), key=curve2.__getitem__)] in (1.5, 2.0)
+
+
+def test_best_temperature_one_does_not_mean_calibrated():
+    """The lesson's claim: T = 1 being best is far weaker than calibration.
+
+    Half the predictions are over-confident (logits x 1.5), half under-confident (x 0.6): the
+    errors cancel in the mean loss, so the best single T is 1.0, yet the reliability diagram is
+    off the diagonal by about 0.1 on both sides.
+    """
+    from course_utils.plotting import reliability_bins
+
+    g = torch.Generator().manual_seed(5)
+    logits = 2.5 * torch.randn(20000, 10, generator=g)
+    targets = torch.multinomial(torch.softmax(logits, -1), 1, generator=g).squeeze(1)
+    model = torch.cat([1.5 * logits[:10000], 0.6 * logits[10000:]])
+    temps = [0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2]
+    curve = wp.temperature_curve(model, targets, temps, perplexity_fn=reference_perplexity)
+    assert temps[min(range(len(temps)), key=curve.__getitem__)] == 1.0
+    conf, acc, counts = reliability_bins(model, targets, num_bins=10)
+    gap = (conf - acc)[counts > 500]
+    assert gap.max() > 0.08 and gap.min() < -0.08  # over- and under-confident bins
 
 
 def test_temperature_curve_rejects_mismatched_inputs():

@@ -2,8 +2,10 @@
 
 Dividing a model's logits by a temperature (温度) ``T`` keeps the ranking of the next characters
 and only sharpens (``T < 1``) or flattens (``T > 1``) the predicted distribution. The slider shows
-what that does to held-out perplexity (困惑度): for a calibrated model the curve is lowest near
-``T = 1``.
+what that does to held-out perplexity (困惑度): which single ``T`` fits a held-out text best.
+Nothing more: ``T = 1`` is best on the training text only at a stationary point of training, and
+one scalar fitting the mean loss is far weaker than calibration (see
+``course_utils.plotting.plot_reliability`` for that).
 
 Why the perplexity function is an argument: computing perplexity is lesson 4's graded exercise
 (``perplexity(logits, targets)``), and no course_utils function may answer an exercise verbatim.

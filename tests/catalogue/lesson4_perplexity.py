@@ -4,12 +4,25 @@ Solution cells (grade_id): perplexity, perplexity_from_probs, bits_per_char, uni
 bigram_perplexity. Autograded test cells: test_<name> for each. No test cell calls another
 graded function, so a mistake in one function costs points in its own test cell only.
 
-The notebook's imports cell provides math, Counter, np, torch and F to every solution below.
+The notebook's imports cell provides math, Counter, np, torch and F to every solution below,
+and its first cell ``cu`` (course_utils).
+
+The last section holds this lesson's hostile cases (issue 10): answers hard-coded from the
+visible worked examples, a pasted visible-test helper, frame peeking, and delegation to a
+course_utils function. Delegation passes the in-kernel tests (its values are right) and loses
+its cell only once the trusted checks run (``DISABLE`` in grader/trusted/lessons/
+lesson4_perplexity.py), so its expectation follows ``TRUSTED_CHECKS_WIRED``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import Case
+
+_CONFIG = Path(__file__).resolve().parents[2] / "nbgrader_config.py"
+# True once nbgrader_config.py runs a grader.trusted preprocessor while autograding.
+TRUSTED_CHECKS_WIRED = '"grader.trusted.' in _CONFIG.read_text()
 
 PPL, PROBS, BITS = "test_perplexity", "test_perplexity_from_probs", "test_bits_per_char"
 UNI, BI = "test_unigram_perplexity", "test_bigram_perplexity"
@@ -477,5 +490,129 @@ def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
 """
         },
         loses={BI},
+    ),
+    Case(
+        "unigram_perplexity: alpha ignored (no smoothing; inf on an unseen token)",
+        replace={
+            "unigram_perplexity": """
+def unigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
+    counts = Counter(train_tokens)
+    probs = [counts[c] / len(train_tokens) for c in eval_tokens]
+    if min(probs) == 0:
+        return math.inf
+    return math.exp(-sum(math.log(p) for p in probs) / len(eval_tokens))
+"""
+        },
+        loses={UNI},
+    ),
+    Case(
+        "bigram_perplexity: the denominator adds alpha, not alpha * V",
+        replace={
+            "bigram_perplexity": """
+def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
+    unigrams = Counter(train_tokens)
+    pairs = Counter(zip(train_tokens[:-1], train_tokens[1:]))
+    starts = Counter(train_tokens[:-1])
+    nll = -math.log((unigrams[eval_tokens[0]] + alpha) / (len(train_tokens) + alpha * vocab_size))
+    for a, b in zip(eval_tokens[:-1], eval_tokens[1:]):
+        nll -= math.log((pairs[a, b] + alpha) / (starts[a] + alpha))
+    return math.exp(nll / len(eval_tokens))
+"""
+        },
+        loses={BI},
+    ),
+    # ------------------------------------------------------------------ hostile (issue 10)
+    Case(
+        "hostile: perplexity hard-coded from the visible worked examples",
+        replace={
+            "perplexity": """
+def perplexity(logits, targets):
+    return 28.0 if logits.shape[-1] == 28 else 1.581139
+"""
+        },
+        loses={PPL},
+    ),
+    Case(
+        "hostile: pasting a visible-test helper (bigram_perplexity from the release cell's "
+        "literal table of worked answers)",
+        replace={
+            "bigram_perplexity": """
+_WORKED = {((0, 1, 0, 1, 1), (0, 1, 1)): 1.839283, ((0, 1, 0, 1, 1), (1,)): 1.75}
+
+
+def bigram_perplexity(train_tokens, eval_tokens, vocab_size, alpha=1.0):
+    return _WORKED.get((tuple(train_tokens), tuple(eval_tokens)), 2.0)
+"""
+        },
+        loses={BI},
+    ),
+    Case(
+        "hostile: pasting a visible-test helper (the release cell's _hint as perplexity)",
+        replace={
+            "perplexity": """
+_DEFAULT = "perplexity = exp(mean over ALL positions of -log_softmax(logits)[target])"
+
+
+def _hint(got, mistakes):
+    try:
+        g = float(got)
+    except Exception:
+        return _DEFAULT
+    for hint, value in mistakes:
+        if math.isfinite(value) and abs(g - value) <= 1e-4 * abs(value) + 1e-9:
+            return hint
+    return _DEFAULT
+
+
+def perplexity(logits, targets):
+    return _hint(logits, [])
+"""
+        },
+        loses={PPL},
+    ),
+    Case(
+        "hostile: frame peeking (returns the caller's `expected`, else a guess)",
+        replace={
+            "perplexity_from_probs": """
+import sys
+
+
+def perplexity_from_probs(p):
+    frame = sys._getframe(1)
+    while frame is not None:
+        for name in ("expected", "_expected", "want"):
+            if name in frame.f_locals:
+                return frame.f_locals[name]
+        frame = frame.f_back
+    return 1.0
+"""
+        },
+        loses={PROBS},
+        note="the visible checks pass their literal answers down; hidden ones call first",
+    ),
+    Case(
+        "hostile: delegating to course_utils (perplexity through evaluate_perplexity and a "
+        "module that replays the logits)",
+        replace={
+            "perplexity": """
+def perplexity(logits, targets):
+    flat = logits.reshape(-1, logits.shape[-1])
+    tgt = targets.reshape(-1)
+
+    class Replay(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, X, state):
+            i = 0 if state is None else state
+            return flat[i : i + X.shape[1]].unsqueeze(0), i + X.shape[1]
+
+    corpus = torch.cat([tgt[:1], tgt])  # inputs corpus[:-1] are ignored, targets corpus[1:]
+    return cu.train.evaluate_perplexity(Replay(), corpus, batch_size=1, num_steps=len(tgt))
+"""
+        },
+        loses={PPL} if TRUSTED_CHECKS_WIRED else set(),
+        note="right values: loses only once the trusted checks run (DISABLE)",
     ),
 ]
