@@ -17,13 +17,15 @@ endif
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab instructor setup setup-dev test lint format release benchmark clean help
+.PHONY: lab instructor setup setup-dev test lint format release student-edition benchmark clean help
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab (students start here)"
 	@echo "make instructor set up and open the formgrader (course root: grade, release, export)"
 	@echo "make test       set up and run every test (what CI runs)"
 	@echo "make release    regenerate release/ from source/ with nbgrader"
+	@echo "make student-edition EDITION=DIR [EDITION_ARGS='--force --binder-repo OWNER/REPO-student']"
+	@echo "                write the student-facing repository (no source/, grader/, tests/)"
 	@echo "make benchmark  measure lessons, widgets, training and grading (takes ~15 min)"
 	@echo "make format     ruff format + fix (Python files and notebooks)"
 
@@ -74,6 +76,13 @@ release: setup
 	@for a in source/*/; do a=$$(basename $$a); \
 	  echo "generate_assignment $$a"; \
 	  $(BIN)/nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
+
+# The repository students get (release/, course_utils, binder/, a student README): see
+# grader/student_edition.py. EDITION is usually a clone of the edition's own repository.
+EDITION ?= ../rnn-course-student
+EDITION_ARGS ?=
+student-edition: setup
+	$(BIN)/python -m grader.student_edition $(EDITION) $(EDITION_ARGS)
 
 benchmark: setup-dev
 	$(BIN)/python benchmarks/run.py

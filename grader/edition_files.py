@@ -64,7 +64,7 @@ yourself or point the `COURSE_DATA_DIR` environment variable at a folder that ho
 - Each exercise cell says `YOUR CODE HERE`: replace `raise NotImplementedError()` with your code
   and run the test cell below it.
 - The **Validate** button in the notebook's toolbar runs the whole notebook from the top in a
-  fresh kernel, as your instructor's grader will, and lists every test that fails.
+  fresh kernel, the way it runs when it is graded, and lists every test that fails.
 - Hand in the notebook itself (the `.ipynb` file), as your instructor tells you. Your instructor
   grades it again with tests of their own, so make your functions right, not just the visible
   tests green.

@@ -57,13 +57,20 @@ _REGIONS = {
     "### BEGIN HIDDEN TESTS": "### END HIDDEN TESTS",
 }
 MIN_SECRET_CHARS = 16  # shorter lines ("H = H0", "return X, Y") are too common to be evidence
-# Lines of a solution or hidden-test region that course_utils also holds for a reason of its own:
-# each reveals nothing of an answer. Keep this short and give the reason.
+# Lines of a solution or hidden-test region that course_utils also holds for a reason of its own.
+# Each is an idiom that reveals nothing of an answer; whether a course_utils *function* answers an
+# exercise is tests/test_no_answers.py's question, not this list's. Keep it short, give reasons.
 COMMON_LINES = {
-    # the language-model interface every model in course_utils follows (course_utils/README.md);
-    # generate.sample_text warms up on the prefix with it
+    # the language-model interface every model in course_utils follows (course_utils/README.md)
     "logits, state = model(X, None)",
-    # torch's idiom for drawing random numbers without moving the global generator
+    "logits, state = model(X, state)",
+    "if state is not None:",
+    # the language-model loss that course_utils.train computes for lessons 3 and 4
+    "loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))",
+    # seeding idioms
+    "torch.manual_seed(seed)",
+    "g = torch.Generator().manual_seed(seed)",
+    "generator = torch.Generator().manual_seed(seed)",
     "with torch.random.fork_rng(devices=[]):",
 }
 
