@@ -60,6 +60,7 @@ def resolve(dotted: str):
 def capture_trusted() -> dict:
     """Classes and functions the recipes use, taken now (before student code runs)."""
     trusted = {"torch": torch, "Generator": torch.Generator, "manual_seed": torch.manual_seed}
+    trusted["grad"] = torch.autograd.grad  # DISABLE may stub it for the student
     trusted["optim"] = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam}
     trusted["models"] = {}
     for name in MODEL_CLASSES:
@@ -302,7 +303,8 @@ def _call_and_describe(call, tensors, namespace, trusted, record, out_tensors):
         for pos in call.get("observe", []):
             if 0 <= pos < len(args):
                 record["after"].append([pos, observer.encode(args[pos], f"arg {pos}")])
-    record["leaf_grads"] = [[pos, reached] for pos, reached in _leaf_grads(value, built)]
+    reached = _leaf_grads(value, built, trusted["grad"])
+    record["leaf_grads"] = [[pos, flag] for pos, flag in reached]
     record["notes"] = list(dict.fromkeys(notes))
 
 
@@ -318,7 +320,7 @@ def _param_view(built: _Built):
     return hook
 
 
-def _leaf_grads(value, built: _Built):
+def _leaf_grads(value, built: _Built, autograd_grad):
     """(position, True when a gradient from the returned tensors reaches that Attached leaf)."""
     if not built.leaves:
         return []
@@ -336,7 +338,7 @@ def _leaf_grads(value, built: _Built):
         reached = False
         if total is not None and total.grad_fn is not None:
             try:
-                grads = torch.autograd.grad(total, leaves, retain_graph=True, allow_unused=True)
+                grads = autograd_grad(total, leaves, retain_graph=True, allow_unused=True)
                 reached = any(g is not None for g in grads)
             except RuntimeError:
                 reached = False

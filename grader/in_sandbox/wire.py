@@ -11,6 +11,7 @@ list; every other kind is a one-key JSON object whose key is a tag:
 
     {"$tuple": [...]}              a tuple
     {"$dict": [[key, value], ...]} a dict (keys: None/bool/int/float/str/tuple of those)
+    {"$set": [...]}, {"$frozenset": [...]}  a set, a frozenset (elements: as dict keys)
     {"$tensor": "t0"}              a tensor, stored under that key in the tensor dict
     {"$module": {...}}             an nn.Module's description (class name, config, tensors)
     {"$unsupported": "pkg.Type"}   anything else: its type name only
@@ -148,6 +149,10 @@ class Encoder:
             items = list.__iter__(value) if issubclass(cls, list) else tuple.__iter__(value)
             nodes = [self.encode(v, _join(path, i), depth + 1) for i, v in enumerate(items)]
             return nodes if issubclass(cls, list) else {"$tuple": nodes}
+        if issubclass(cls, (set, frozenset)):
+            items = set.__iter__(value) if issubclass(cls, set) else frozenset.__iter__(value)
+            tag = "$set" if issubclass(cls, set) else "$frozenset"
+            return {tag: [self.key(k) for k in items]}
         if issubclass(cls, dict):
             pairs = []
             for key, item in list(dict.items(value)):
@@ -262,6 +267,12 @@ def decode(node, tensors: dict[str, torch.Tensor], hooks=None, depth: int = 0):
     ((tag, payload),) = node.items()
     if tag == "$tuple" and type(payload) is list:
         return tuple(decode(n, tensors, hooks, depth + 1) for n in payload)
+    if tag in ("$set", "$frozenset") and type(payload) is list:
+        items = [decode(n, tensors, hooks, depth + 1) for n in payload]
+        try:
+            return set(items) if tag == "$set" else frozenset(items)
+        except TypeError:
+            raise WireError("unhashable set element") from None
     if tag == "$dict" and type(payload) is list:
         out = {}
         for pair in payload:
