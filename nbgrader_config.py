@@ -28,3 +28,23 @@ c.IgnorePattern.pattern = r"(^|\n)[^\n]*:\d+: [A-Za-z]*Warning: "
 # Keep gigantic student output from bloating the gradebook and feedback.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
+
+# Every kernel that runs a submission while autograding runs in a bubblewrap sandbox (see
+# grader/sandbox/): `nbgrader autograde`, the formgrader's autograde button and the class command
+# (python -m grader.grade_class). It sees the Python environment, course_utils and the corpus
+# read-only and a scratch copy of the notebook's folder read-write; nothing of the course, no
+# network; limits on memory, processes, file size and CPU time. Install bubblewrap first
+# (bash scripts/ensure_bwrap.sh). RNN_COURSE_UNSAFE_NO_SANDBOX=1 grades without it (logged as
+# UNSANDBOXED). `nbgrader validate` and the students' Validate button are not sandboxed: they run
+# a student's own code on the student's own machine, which usually has no user namespaces.
+c.Autograde.autograde_preprocessors = [
+    "grader.sandbox.nbgrader.SandboxedExecute",
+    # >>> trusted checks (grader.trusted, H2): its preprocessor goes here, right after execution.
+    # <<< trusted checks
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

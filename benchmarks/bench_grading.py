@@ -12,7 +12,7 @@
 2. A class of ``--students`` synthetic students for one assignment (a mix of the catalogue's
    cases for it: right answers written differently and typical mistakes, no runaway code), in
    two identical course folders:
-   - the class command, ``python -m course_utils.grade_class <a> --jobs <cpus>`` (its control run
+   - the class command, ``python -m grader.grade_class <a> --jobs <cpus>`` (its control run
      of the instructor's notebook, autograde, merge, feedback, CSV);
    - plain sequential nbgrader, one student at a time in one course folder:
      ``nbgrader autograde <a>`` then ``nbgrader generate_feedback <a>`` (the same work).
@@ -171,7 +171,7 @@ def class_times(assignment: str, n: int, repeats: int, jobs: int, tmp: Path) -> 
                 [
                     sys.executable,
                     "-m",
-                    "course_utils.grade_class",
+                    "grader.grade_class",
                     assignment,
                     "--root",
                     str(a),

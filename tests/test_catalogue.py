@@ -9,7 +9,7 @@ For every assignment in source/ that has ``tests/catalogue/<assignment>.py``:
    ``nbgrader.grade_id``); hostile cases (tests/catalogue/hostile.py) may also delete or edit
    cells, rename the notebook, write bytes that are not JSON, or leave the folder empty;
 3. the class command grades them all in one parallel run
-   (``python -m course_utils.grade_class <assignment> --jobs 2 --no-feedback``; its control run
+   (``python -m grader.grade_class <assignment> --jobs 2 --no-feedback``; its control run
    also checks that the instructor's own notebook gets full marks; feedback is covered by
    tests/test_grade_class.py);
 4. each autograded test cell's score is compared with the case: cells in ``loses`` must score
@@ -18,7 +18,8 @@ For every assignment in source/ that has ``tests/catalogue/<assignment>.py``:
 
 The per-case report (expected vs scored) is printed and written to artifacts/catalogue-report.md;
 the test fails listing every mismatching case. ``CATALOGUE_ONLY=lesson1_hidden_state`` (comma
-separated) restricts the run; ``CATALOGUE_JOBS`` sets the workers (default 2).
+separated) restricts the run, ``CATALOGUE_MATCH=sandbox,honest`` keeps only the cases whose name
+contains one of the words; ``CATALOGUE_JOBS`` sets the workers (default 2).
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,12 +61,14 @@ def catalogue_assignments() -> list[str]:
 
 
 def load_cases(assignment: str) -> list:
-    """The assignment's CASES, plus the hostile cases when they target it."""
+    """The assignment's CASES, plus the hostile cases when they target it; only the cases whose
+    name contains one of ``CATALOGUE_MATCH``'s comma-separated words, when it is set."""
     cases = list(importlib.import_module(f"catalogue.{assignment}").CASES)
     hostile = importlib.import_module("catalogue.hostile")
     if hostile.ASSIGNMENT == assignment:
         cases += hostile.CASES
-    return cases
+    words = [w for w in os.environ.get("CATALOGUE_MATCH", "").split(",") if w]
+    return [c for c in cases if not words or any(w in c.name for w in words)]
 
 
 def student_id(name: str, taken: set[str]) -> str:
@@ -201,6 +207,88 @@ def output_chars(path: Path) -> int:
     return total
 
 
+def output_text(path: Path) -> str:
+    """Every output a notebook stores, as text: streams, text/plain, errors with tracebacks."""
+    parts = []
+    for cell in json.loads(path.read_text())["cells"]:
+        for out in cell.get("outputs", []):
+            for text in (out.get("text"), out.get("data", {}).get("text/plain"), out.get("evalue")):
+                parts.append("".join(text) if isinstance(text, list) else text or "")
+            parts += out.get("traceback", [])
+    return "\n".join(parts)
+
+
+def secret_lines(source_nb) -> set[str]:
+    """Lines of source/'s solution and hidden-test regions (16 characters or more: shorter ones
+    such as ``return H`` are too common to be evidence of a leak)."""
+    found, inside = set(), False
+    for cell in source_nb.cells:
+        for line in cell.source.splitlines():
+            text = line.strip()
+            if text.startswith("### BEGIN"):
+                inside = True
+            elif text.startswith("### END"):
+                inside = False
+            elif inside and len(text) >= 16:
+                found.add(text)
+    return found
+
+
+def sandbox_problems(case, autograded: Path, source_nb, server_hits: list) -> list[str]:
+    """What a sandbox attack case got past the sandbox, from its autograded notebook, the
+    host's processes and the server it tried to reach."""
+    problems = []
+    text = output_text(autograded) if autograded.exists() else ""
+    wanted = getattr(case, "output_has", ()) + getattr(case, "output_lacks", ())
+    if wanted and not autograded.exists():
+        problems.append("no autograded notebook to check its outputs")
+    problems += [f"output lacks {w!r}" for w in getattr(case, "output_has", ()) if w not in text]
+    problems += [f"output shows {w!r}" for w in getattr(case, "output_lacks", ()) if w in text]
+    if getattr(case, "no_solution_in_output", False):
+        leaked = sorted(line for line in secret_lines(source_nb) if line in text)
+        problems += [f"output shows a line of source/: {line!r}" for line in leaked[:3]]
+    marker = getattr(case, "leaves_no_process", None)
+    if marker:
+        procs = psutil.process_iter(["cmdline"])
+        alive = [p.pid for p in procs if marker in " ".join(p.info["cmdline"] or [])]
+        if alive:
+            problems.append(f"its detached process is still running (pids {alive})")
+    if getattr(case, "server", False) and server_hits:
+        problems.append(f"reached the host's server: {server_hits}")
+    return problems
+
+
+class LoopbackServer:
+    """A TCP server on the host's 127.0.0.1 that records what connects to it."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.hits: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.hits.append(conn.recv(64))
+                except OSError:
+                    self.hits.append(b"")
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
 def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> tuple[str, str]:
     """(expected, mismatch or "") for one case from its scores {cell: (score, max)}."""
     want = getattr(case, "status", "graded")
@@ -265,7 +353,7 @@ def write_report(assignment: str, section: str) -> None:
     _REPORT_SECTIONS[assignment] = section
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
-        "# Catalogue report\n\nEach case is a student graded by `course_utils.grade_class`; "
+        "# Catalogue report\n\nEach case is a student graded by `grader.grade_class`; "
         "expected vs scored per autograded test cell.\n\n"
         + "\n\n".join(_REPORT_SECTIONS[a] for a in sorted(_REPORT_SECTIONS))
         + "\n"
@@ -283,20 +371,27 @@ def test_catalogue(assignment, tmp_path):
     cases = load_cases(assignment)
     taken: set[str] = set()
     students = {}
+    server = LoopbackServer()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as control:
+        control.sendall(b"control")  # the server answers the host
     for case in cases:
         sid = student_id(case.name, taken)
         students[sid] = case
         folder = root / "submitted" / sid / assignment
         build_submission(case, release_nb, source_nb, folder, nb_path.name)
+        if getattr(case, "server", False):
+            (folder / "server_port.txt").write_text(str(server.port))
 
     done = subprocess.run(
-        [sys.executable, "-m", "course_utils.grade_class", assignment, "--root", str(root),
+        [sys.executable, "-m", "grader.grade_class", assignment, "--root", str(root),
          "--jobs", JOBS, "--no-feedback"],
         capture_output=True,
         text=True,
         timeout=60 * 60,
     )  # fmt: skip
+    server.close()
     assert done.returncode == 0, f"the class command failed:\n{done.stdout}\n{done.stderr}"
+    server_hits = [hit for hit in server.hits if hit != b"control"]
 
     gradebook = read_gradebook(root, assignment)
     with open(root / "grades" / f"{assignment}.csv", newline="") as fh:
@@ -317,6 +412,7 @@ def test_catalogue(assignment, tmp_path):
         if autograded.exists():
             extra["output_chars"] = output_chars(autograded)
         problems = case_problems(case, source_nb)
+        problems += sandbox_problems(case, autograded, source_nb, server_hits)
         expected, mismatch = judge(case, gradebook.get(sid), status, tests, extra)
         mismatch = "; ".join(p for p in [*problems, mismatch] if p)
         scored = scored_text(gradebook.get(sid), status, tests, message)

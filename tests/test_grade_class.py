@@ -123,7 +123,7 @@ def add_student(root: Path, student: str, add=None, mul=None, empty=False) -> No
 
 
 def _command() -> list[str]:
-    """``python -m course_utils.grade_class``, measured by coverage when the tests are.
+    """``python -m grader.grade_class``, measured by coverage when the tests are.
 
     The command runs in its own process (as an instructor runs it); under ``pytest --cov`` it
     runs as ``coverage run -p`` so that pytest-cov combines its lines into the report.
@@ -134,8 +134,8 @@ def _command() -> list[str]:
         measured = coverage.Coverage.current() is not None
     except ImportError:
         measured = False
-    prefix = ["-m", "coverage", "run", "-p", "--source=course_utils"] if measured else []
-    return [sys.executable, *prefix, "-m", "course_utils.grade_class"]
+    prefix = ["-m", "coverage", "run", "-p", "--source=course_utils,grader"] if measured else []
+    return [sys.executable, *prefix, "-m", "grader.grade_class"]
 
 
 def grade(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -273,7 +273,8 @@ def test_wall_clock_limit_kills_a_runaway_submission(template, tmp_path):
     root = copy_course(template, tmp_path / "course", execute_timeout=60)
     add_student(root, "good")
     add_student(root, "loop", add="def add(a, b):\n    while True:\n        pass")
-    done = grade(root, "--jobs", "2", "--timeout", "8", timeout=300)
+    # 20 s: room for a sandboxed kernel to start and grade "good" on a loaded 2-CPU box.
+    done = grade(root, "--jobs", "2", "--timeout", "20", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "student loop: ran out of time" in done.stdout
     rows, _ = gradebook_rows(root)

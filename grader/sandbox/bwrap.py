@@ -164,6 +164,9 @@ def bwrap_argv(
     fds = [_data_fd(_SANDBOX_USER), _data_fd(_SANDBOX_GROUP)]
     args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
     args += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]
+    # A Jupyter kernel polls JPY_PARENT_PID, which no PID inside the namespace has: it would shut
+    # itself down at once. --die-with-parent covers the parent's death instead.
+    args += ["--unsetenv", "JPY_PARENT_PID"]
     args += _system_binds()
     args += [
         "--ro-bind-data",

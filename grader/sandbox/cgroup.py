@@ -96,3 +96,13 @@ class PidsCgroup:
                 if time.monotonic() > deadline:
                     return
                 time.sleep(0.05)
+
+
+def remove_stale_cgroups(owner_pid: int) -> None:
+    """Delete the cgroups that process ``owner_pid`` made and could not remove (it was killed
+    while its sandbox ran): their processes are killed first."""
+    parent = _writable_parent()
+    if parent is None:
+        return
+    for path in parent.glob(f"rnn-sandbox-{owner_pid}-*"):
+        PidsCgroup(path).remove()

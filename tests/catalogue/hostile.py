@@ -9,7 +9,7 @@ calls the student's rnn_step), test_answer_hidden_state.
 (tests/test_catalogue.py) reads the extra fields with ``getattr`` so plain cases keep working:
 
 - ``status``: the class command's expected status for the student (see
-  ``course_utils.grade_class.STATUS_TEXT``). ``graded`` and ``renamed``: scores follow ``loses``.
+  ``grader.grade_class.STATUS_TEXT``). ``graded`` and ``renamed``: scores follow ``loses``.
   ``empty`` and ``no-notebook``: every autograded test cell scores 0. ``kernel-died``,
   ``timeout``, ``not-a-notebook``: every cell is left unscored (needs manual review).
 - ``delete_cells``: grade_ids of cells the student deleted from the notebook.
@@ -17,6 +17,19 @@ calls the student's rnn_step), test_answer_hidden_state.
 - ``folder``: ``"notebook"`` (default), ``"empty"`` (the folder holds nothing) or ``"no-notebook"``
   (only a text file).
 - ``max_output_chars``: the autograded notebook's outputs must stay below this many characters.
+- ``output_has`` / ``output_lacks``: strings that the autograded notebook's outputs must / must
+  not contain (``output_has`` is the control that shows the attack ran).
+- ``no_solution_in_output``: no line of a solution or hidden-test region of source/ may appear in
+  the autograded notebook's outputs.
+- ``server``: the driver starts a TCP server on the host's 127.0.0.1 and writes its port into the
+  submission folder (``server_port.txt``); no connection may reach it.
+- ``leaves_no_process``: a marker that no host process's command line may contain after the run.
+
+The sandbox attacks (gradebook tampering, a detached tamperer, reading source/, the network, a
+fork bomb, a memory bomb, filling the disk) are graded with the sandbox's own statuses
+(``processes-limit``, ``memory-limit``, ``file-size-limit``); the bombs sit in the last
+solution cell, so they lose exactly that cell's test; the honest cases in the same run keep full
+marks.
 
 Plus the catalogue's own ``raw_notebook`` (bytes written instead of the notebook) and
 ``notebook_name`` (the file name the student saved it under).
@@ -40,6 +53,11 @@ class HostileCase(Case):
     edit_cells: dict[str, str] = field(default_factory=dict)
     folder: str = "notebook"
     max_output_chars: int | None = None
+    output_has: tuple[str, ...] = ()
+    output_lacks: tuple[str, ...] = ()
+    no_solution_in_output: bool = False
+    server: bool = False
+    leaves_no_process: str | None = None
 
 
 # rnn_step without tanh: a typical wrong answer that a faked comparison would let through.
@@ -184,5 +202,172 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
         "hostile: notebook is not JSON",
         raw_notebook=b'{"cells": [ this is not JSON',
         status="not-a-notebook",
+    ),
+]
+
+# ---------------------------------------------------------------------- attacks on the grader
+# Each runs in the sandboxed kernel. Walking up from the working folder, and through everything
+# readable, it looks for the gradebook and for source/; nothing of the course is there to find.
+
+_NGRAM = """
+def ngram_table_size(vocab_size, n):
+    return vocab_size**n
+"""
+
+FIND_GRADEBOOKS = '''
+import os
+import sqlite3
+
+
+def _gradebooks():
+    """Every *.db file anywhere it can see (the course's gradebook is somewhere above)."""
+    found = []
+    for folder, dirs, files in os.walk("/"):
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr")]
+        found += [os.path.join(folder, f) for f in files if f.endswith(".db")]
+    return found
+
+
+def _tamper(paths):
+    changed = 0
+    for path in paths:
+        try:
+            db = sqlite3.connect(path, timeout=1)
+            db.execute("UPDATE grade SET auto_score = 0")
+            db.commit()
+            changed += 1
+        except sqlite3.Error:
+            pass
+    return changed
+'''
+
+TAMPER_NOW = (
+    FIND_GRADEBOOKS
+    + """
+paths = _gradebooks()
+print(f"gradebooks rewritten: {_tamper(paths)} of {len(paths)} found")
+"""
+)
+
+TAMPER_LATER = '''
+import subprocess
+import sys
+
+# A tamperer detached from the kernel: it keeps rewriting grades after the kernel is gone.
+LOOP = """
+import time
+paths = _gradebooks()
+while True:
+    _tamper(paths)
+    time.sleep(0.2)
+"""
+subprocess.Popen(
+    [sys.executable, "-c", __FIND__ + LOOP, "rnn-catalogue-tamperer"],
+    start_new_session=True,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
+print("tamperer started")
+'''.replace("__FIND__", repr(FIND_GRADEBOOKS))
+
+READ_SOURCE = """
+import os
+
+seen = 0
+for folder, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr", "lib")]
+    if os.path.abspath(folder).startswith(os.getcwd()):
+        continue  # its own scratch folder
+    for name in files:
+        if name.endswith(".ipynb"):
+            seen += 1
+            try:
+                text = open(os.path.join(folder, name), errors="replace").read()
+            except OSError:
+                continue
+            if "BEGIN SOLUTION" in text:
+                print("LEAKED", os.path.join(folder, name))
+                print(text)
+print(f"notebooks searched: {seen}")
+"""
+
+CONNECT = """
+import socket
+
+port = int(open("server_port.txt").read())
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=5).sendall(b"grades, please")
+    print("CONNECTED to the host")
+except OSError as err:
+    print(f"network blocked: errno {err.errno}")
+"""
+
+FORK_BOMB = """
+import os
+
+while True:
+    os.fork()
+"""
+
+MEMORY_BOMB = """
+import torch
+
+hoard = []
+while True:
+    hoard.append(torch.ones(2**27))  # 512 MiB each
+"""
+
+DISK_FILL = """
+with open("filler.bin", "wb") as out:
+    while True:
+        out.write(bytes(2**24))  # 16 MiB at a time
+"""
+
+RIGHT_ANSWERS_WRONG_STEP = {"rnn_step": WRONG_STEP}
+
+CASES += [
+    HostileCase(
+        "sandbox: rewrites every gradebook it finds, answer wrong",
+        replace={"ngram_table_size": TAMPER_NOW + "\n" + _NGRAM, **RIGHT_ANSWERS_WRONG_STEP},
+        loses=STEP_AND_FORWARD,
+        output_has=("gradebooks rewritten: 0 of",),
+    ),
+    HostileCase(
+        "sandbox: detached process keeps rewriting grades after its kernel",
+        replace={"ngram_table_size": TAMPER_LATER + "\n" + _NGRAM},
+        output_has=("tamperer started",),
+        leaves_no_process="rnn-catalogue-tamperer",
+    ),
+    HostileCase(
+        "sandbox: reads source/ and prints it into its output",
+        replace={"ngram_table_size": READ_SOURCE + "\n" + _NGRAM},
+        output_has=("notebooks searched:",),
+        output_lacks=("LEAKED", "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"),
+        no_solution_in_output=True,
+    ),
+    HostileCase(
+        "sandbox: connects to a server on the host's 127.0.0.1",
+        replace={"ngram_table_size": CONNECT + "\n" + _NGRAM},
+        output_has=("network blocked",),
+        output_lacks=("CONNECTED",),
+        server=True,
+    ),
+    HostileCase(
+        "sandbox: fork bomb",
+        replace={"answer_hidden_state": FORK_BOMB},
+        loses={"test_answer_hidden_state"},
+        status="processes-limit",
+    ),
+    HostileCase(
+        "sandbox: memory bomb",
+        replace={"answer_hidden_state": MEMORY_BOMB},
+        loses={"test_answer_hidden_state"},
+        status="memory-limit",
+    ),
+    HostileCase(
+        "sandbox: fills the disk",
+        replace={"answer_hidden_state": DISK_FILL},
+        loses={"test_answer_hidden_state"},
+        status="file-size-limit",
     ),
 ]

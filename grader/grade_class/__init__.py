@@ -1,0 +1,92 @@
+"""Autograde a whole class with nbgrader, in parallel, and believe every score.
+
+Usage (from the course root, the folder holding ``nbgrader_config.py``)::
+
+    python -m grader.grade_class lesson1_hidden_state            # all cores
+    python -m grader.grade_class lesson1_hidden_state --jobs 1   # one worker, sequential
+    python -m grader.grade_class lesson1_hidden_state --root /srv/course --timeout 900
+
+Before it: ``nbgrader generate_assignment <assignment>`` (the gradebook must know the assignment)
+and ``nbgrader collect <assignment>`` (or copy the submissions to
+``submitted/<student>/<assignment>/``).
+
+What it does:
+
+0. A control first: the instructor's own notebook (``source/<assignment>``) is autograded like a
+   student's. Unless it gets every autograded point, the run stops and writes nothing: a broken
+   environment (the corpus missing, a package missing) would otherwise cost every student points.
+   ``--no-check`` skips it.
+1. Checks each folder ``submitted/<student>/<assignment>/`` first: an empty folder or one without
+   any notebook scores 0 (nbgrader's rule for a missing notebook); a notebook that is not JSON is
+   not scored and flagged for manual review; a single renamed notebook (``hidden_state-Copy1.ipynb``
+   for ``hidden_state.ipynb``) is graded under its expected name, and the report says so. Code
+   that rebinds library functions (``torch.allclose = ...``, ``builtins.abs = ...``,
+   ``setattr(math, ...)``, ``vars(module)[...]``, ``sys.modules``) is graded as usual but
+   reported, and the notebook marked ``flagged`` in the gradebook, for a human to look at.
+2. Autogrades the rest in ``--jobs`` worker processes (default: the CPUs this process may use).
+   Each worker owns a private copy of the course in a temporary folder (``nbgrader_config.py``,
+   ``source/<assignment>``, a copy of ``gradebook.db`` and the submission being graded), so SQLite
+   is never written by two processes at once. Each worker runs nbgrader's own ``autograde`` and
+   ``generate_feedback`` through ``nbgrader.apps.NbGraderAPI``, one student at a time.
+3. Limits each submission's wall-clock time (``--timeout``, default 600 s): a submission that
+   overruns (a kernel that ignores interrupts, say) has its worker's whole process tree killed
+   (kernel included), is reported as not scored, and the worker is restarted for the next student.
+   Inside that limit nbgrader's own per-cell timeout (``c.Execute.timeout``) applies: a cell that
+   loops forever is interrupted, scores 0, and later cells still run.
+4. Merges every result into the course's real gradebook through ``nbgrader.api.Gradebook``: one
+   submission per student, each grade's ``auto_score`` / ``needs_manual_grade`` and each comment
+   set from this run, so rerunning the command never duplicates anything and a student graded
+   twice keeps one consistent record. ``autograded/<student>/<assignment>`` and
+   ``feedback/<student>/<assignment>`` are copied back into the course (a student whose grading
+   failed loses any stale copy from an earlier run).
+5. Generates feedback with nbgrader's ``generate_feedback`` in the same worker, right after each
+   student is graded (``--no-feedback`` skips it).
+6. Writes ``grades/<assignment>.csv`` (``--csv``): one row per student, one column per graded
+   cell, the total, the status and the message.
+
+It prints one progress line per student (``[done/total]``, status, failures so far) and ends with
+a per-student, per-exercise table. A student's code failing, or their kernel dying
+("student bob: kernel died (os._exit? a crash?) - not scored, needs manual review"), is reported
+but is not a failure of the command: the exit status is 0. It exits 1 only when grading itself
+failed: no ``nbgrader_config.py``, no gradebook or an unwritable one, the assignment not generated,
+no submissions, the instructor's notebook losing points, or a worker process that cannot start.
+
+Statuses (the ``status`` column of the CSV):
+
+    graded            autograded normally
+    renamed           autograded; the notebook had been renamed and was graded under its real name
+    missing-notebook  autograded; some notebook of the assignment was missing and scored 0
+    no-notebook       no notebook in the folder: scored 0
+    empty             empty submission folder: scored 0
+    not-a-notebook    a notebook is not readable JSON: not scored, needs manual review
+    kernel-died       the kernel died (os._exit, abort, segfault): not scored, needs manual review
+    timeout           over the wall-clock limit (killed), or a cell past the per-cell limit whose
+                      kernel ignored the interrupt: not scored, needs manual review
+    error             nbgrader failed on this submission: not scored, needs manual review
+"""
+
+from grader.grade_class.cli import main
+from grader.grade_class.command import CHECK_ID, grade_class
+from grader.grade_class.course import Course, list_students, open_course
+from grader.grade_class.plan import Plan, plan_submission, tamper_lines
+from grader.grade_class.report import describe, format_table, write_csv
+from grader.grade_class.results import NOT_SCORED, STATUS_TEXT, GradingError, StudentResult
+
+__all__ = [
+    "CHECK_ID",
+    "NOT_SCORED",
+    "STATUS_TEXT",
+    "Course",
+    "GradingError",
+    "Plan",
+    "StudentResult",
+    "describe",
+    "format_table",
+    "grade_class",
+    "list_students",
+    "main",
+    "open_course",
+    "plan_submission",
+    "tamper_lines",
+    "write_csv",
+]
