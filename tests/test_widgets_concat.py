@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils.widgets import concat  # noqa: E402
+from course_utils.widgets import concat, concat_mistakes  # noqa: E402
 
 
 def separate(X, H, W_xh, W_hh):
@@ -289,3 +289,62 @@ def test_matrix_products_does_not_load_the_compiler():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the recorder alone must not import torch._dynamo
+
+
+# --------------------------------------------------------------------------- the table of mistakes
+
+
+def _outcomes(b, d, h):
+    X, H, W_xh, W_hh = concat.random_operands(b, d, h)
+    return [
+        concat_mistakes.try_variant(v, X, H, W_xh, W_hh) for v in concat_mistakes.WRONG_VARIANTS
+    ]
+
+
+def test_mistakes_with_d_not_h_all_raise_at_the_cat_except_the_order():
+    dim0, weights_dim1, both, order = _outcomes(2, 3, 4)
+    for outcome in (dim0, weights_dim1, both):
+        assert outcome.step == "cat"
+        assert "Sizes of tensors must match" in outcome.error
+        assert outcome.left_shape is None
+    assert order.step is None and order.result_shape == (2, 4)  # silent, for any d and h
+
+
+def test_mistakes_with_d_equal_h_raise_at_the_product_or_give_a_wrong_shape():
+    dim0, weights_dim1, both, order = _outcomes(2, 4, 4)
+    assert dim0.step == "product" and dim0.left_shape == (4, 4) and dim0.right_shape == (8, 4)
+    assert "cannot be multiplied" in dim0.error
+    assert weights_dim1.step == "product" and weights_dim1.right_shape == (4, 8)
+    assert both.step is None and both.result_shape == (4, 8)
+    assert order.step is None and order.result_shape == (2, 4)
+
+
+def test_mistakes_report_names_each_variant_and_its_outcome():
+    text = concat_mistakes.mistakes_report(batch=2, num_inputs=4, num_hiddens=4)
+    assert text.startswith("B = 2, d = 4, h = 4 (d = h)")
+    for variant in concat_mistakes.WRONG_VARIANTS:
+        assert variant.code in text
+    assert "then @ raises: mat1 and mat2 shapes cannot be multiplied (4x4 and 8x4)" in text
+    assert "result (4, 8), not (2, 4)" in text
+    assert "the right shape, no error at all" in text
+
+
+def test_no_variant_computes_the_pre_activation():
+    # The right form is the exercise: every variant must raise or give other numbers.
+    for b, d, h in [(2, 3, 4), (3, 4, 4), (1, 1, 1)]:
+        X, H, W_xh, W_hh = concat.random_operands(b, d, h, seed=1)
+        right = separate(X, H, W_xh, W_hh)
+        for variant in concat_mistakes.WRONG_VARIANTS:
+            try:
+                left, weights = variant.join(X, H, W_xh, W_hh)
+                value = left @ weights
+            except RuntimeError:
+                continue
+            assert value.shape != right.shape or (value - right).abs().max() > 1e-3
+
+
+def test_mistakes_bad_input():
+    with pytest.raises(ValueError, match="num_inputs"):
+        concat_mistakes.mistakes_report(2, 0, 3)
+    with pytest.raises(TypeError, match="WRONG_VARIANTS"):
+        concat_mistakes.try_variant("cat", *concat.random_operands(1, 2, 2))

@@ -12,6 +12,9 @@
 * ``time_forms`` / ``timing_sweep`` / ``plot_timings``: an ungraded micro-benchmark of callables
   the notebook builds (again from the student's functions); nothing here multiplies X by W_xh.
 
+The table of concatenation mistakes, run on real tensors, is in ``concat_mistakes``. Symbols as in
+the lesson: B = batch, d = num_inputs, h = num_hiddens (n is only ever an n-gram's order).
+
 Every slider callback does one forward pass on a handful of numbers and draws one small figure.
 """
 
@@ -309,8 +312,8 @@ def time_forms(
         except NotImplementedError:
             out[name] = math.nan
             continue
-        n = number or max(1, min(1000, int(run_seconds / max(once, 1e-7))))
-        out[name] = min(timeit.repeat(f, number=n, repeat=repeat)) / n
+        calls = number or max(1, min(1000, int(run_seconds / max(once, 1e-7))))
+        out[name] = min(timeit.repeat(f, number=calls, repeat=repeat)) / calls
     return out
 
 
