@@ -203,6 +203,31 @@ def _same_scores(a: Path, b: Path, assignment: str, students: list[str]) -> None
 # ----------------------------------------------------------------------------- report
 
 
+def sandbox_overhead(repeats: int, tmp: Path) -> dict:
+    """Seconds to start a kernel and run one cell that imports torch, through nbclient (what
+    nbgrader's Execute is): sandboxed (grader.sandbox.kernel) vs an ordinary kernel, alternated,
+    median of ``repeats`` each."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    from grader.sandbox.kernel import SandboxedKernelManager
+
+    folder = tmp / "overhead"
+    folder.mkdir()
+    times = {"sandboxed": [], "plain": []}
+    for _ in range(repeats):
+        for name, manager in (("sandboxed", SandboxedKernelManager), ("plain", AsyncKernelManager)):
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import torch")])
+            nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3"}
+            client = NotebookClient(
+                nb, kernel_manager_class=manager, resources={"metadata": {"path": str(folder)}}
+            )
+            t0 = time.perf_counter()
+            client.execute()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def header() -> str:
     import nbgrader
     import torch
@@ -241,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         one = one_submission_times(lessons, args.one_repeats, tmp)
         cls = class_times(args.assignment, args.students, args.repeats, args.jobs, tmp)
+        overhead = sandbox_overhead(args.one_repeats, tmp)
 
     lines = [
         "# Grading benchmark",
@@ -274,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{seq_all / cls['class']:.2f}x |",
         "",
         "Scores from the class command and from plain nbgrader were identical for every student.",
+        "Both ran every kernel in the bubblewrap sandbox (the course's nbgrader_config.py).",
+        "",
+        f"## Sandbox start-up overhead per notebook (median of {args.one_repeats})",
+        "",
+        "| kernel (start + one cell `import torch`, via nbclient) | seconds |",
+        "| --- | ---: |",
+        f"| sandboxed (grader.sandbox.kernel) | {overhead['sandboxed']:.2f} |",
+        f"| ordinary | {overhead['plain']:.2f} |",
+        f"| overhead | {overhead['sandboxed'] - overhead['plain']:+.2f} |",
     ]
     text = "\n".join(lines) + "\n"
     print("\n" + text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -138,14 +139,25 @@ def _command() -> list[str]:
     return [sys.executable, *prefix, "-m", "grader.grade_class"]
 
 
-def grade(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def grade(
+    root: Path, *args: str, timeout: int = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the class command the way an instructor does."""
     return subprocess.run(
         [*_command(), "tiny", "--root", str(root), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
+
+
+def without_bwrap() -> dict:
+    """The environment of a machine where bubblewrap is not installed: PATH holds only the
+    venv's bin/ (python, nbgrader, alembic), which has no bwrap."""
+    bindir = Path(sys.executable).parent
+    assert not (bindir / "bwrap").exists()
+    return dict(os.environ, PATH=str(bindir))
 
 
 def gradebook_rows(root: Path) -> dict:
@@ -375,3 +387,33 @@ def test_the_tiny_notebook_is_valid():
     ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
     assert ids == ["add", "test_add", "mul", "test_mul"]
     assert json.loads(nbformat.writes(nb))["nbformat"] == 4
+
+
+# ----------------------------------------------------------------------------- the sandbox
+
+
+def test_without_bwrap_the_command_stops_and_says_what_to_install(template, tmp_path):
+    root = copy_course(template, tmp_path / "course")
+    add_student(root, "good")
+    before = (root / "gradebook.db").read_bytes()
+    done = grade(root, "--jobs", "1", env=without_bwrap(), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "apt-get install bubblewrap" in done.stderr
+    assert "--unsafe-no-sandbox" in done.stderr
+    assert not (root / "grades" / "tiny.csv").exists()
+    assert (root / "gradebook.db").read_bytes() == before
+
+
+def test_unsafe_no_sandbox_grades_and_says_so_on_every_line(template, tmp_path):
+    root = copy_course(template, tmp_path / "course")
+    add_student(root, "good")
+    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
+    done = grade(root, "--jobs", "1", "--unsafe-no-sandbox", env=without_bwrap(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    progress = [ln for ln in done.stdout.splitlines() if ln.startswith("[")]
+    assert len(progress) == 2 and all("UNSANDBOXED" in ln for ln in progress), done.stdout
+    table = [ln for ln in done.stdout.splitlines() if ln.startswith(("good ", "wrong "))]
+    assert len(table) == 2 and all("UNSANDBOXED" in ln for ln in table), done.stdout
+    rows = read_csv(root)
+    assert all(row["message"].startswith("UNSANDBOXED") for row in rows.values()), rows
+    assert rows["good"]["total"] == "3" and rows["wrong"]["total"] == "1"

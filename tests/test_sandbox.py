@@ -335,3 +335,52 @@ def test_bwrap_is_installed_here():
     script = Path(__file__).resolve().parents[1] / "scripts" / "ensure_bwrap.sh"
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_validate_is_not_sandboxed(tmp_path):
+    """nbgrader validate (the students' Validate button) runs on machines without user
+    namespaces (Binder): with the course's config it must start an ordinary kernel, which sees
+    the files beside the notebook's folder (a sandboxed one would not)."""
+    from nbgrader.validator import Validator
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = Path(__file__).resolve().parents[1]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    (tmp_path / "beside.txt").write_text("x")
+    folder = tmp_path / "lesson"
+    folder.mkdir()
+    meta = {"grade": True, "solution": False, "locked": True, "schema_version": 3}
+    beside = str(tmp_path / "beside.txt")
+    cell = nbformat.v4.new_code_cell(f"import os\nassert os.path.exists({beside!r})")
+    cell.metadata["nbgrader"] = {**meta, "grade_id": "test_beside", "points": 1}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "lesson.ipynb")
+    assert Validator(config=config).validate(str(folder / "lesson.ipynb")) == {}
+
+
+@pytest.mark.slow
+def test_a_cell_past_its_timeout_is_interrupted_and_later_cells_run(tmp_path):
+    """nbgrader's per-cell timeout interrupts the kernel: the interrupt must reach the kernel
+    inside the sandbox (a signal to bwrap would kill the whole kernel instead)."""
+    from nbclient import NotebookClient
+
+    from grader.sandbox.kernel import SandboxedKernelManager
+
+    nb = nbformat.v4.new_notebook()
+    loop, after = "while True:\n    pass", "1 + 1"
+    nb.cells = [nbformat.v4.new_code_cell(loop), nbformat.v4.new_code_cell(after)]
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(
+        nb,
+        kernel_manager_class=SandboxedKernelManager,
+        resources={"metadata": {"path": str(tmp_path)}},
+        timeout=5,
+        interrupt_on_timeout=True,
+        allow_errors=True,
+        startup_timeout=120,
+    )
+    client.execute()
+    assert [out.get("ename") for out in nb.cells[0].outputs] == ["KeyboardInterrupt"]
+    assert nb.cells[1].outputs[0]["data"]["text/plain"] == "2"

@@ -10,7 +10,9 @@ notebook through ``kernel_manager_class``; :mod:`grader.sandbox.nbgrader` sets i
    writable folder, and nothing else of the course is visible. nbgrader reads every output from
    the kernel's messages, so nothing is copied back;
 2. talks to the kernel over the ``ipc`` transport (Unix sockets in the scratch folder): the
-   sandbox has a network namespace of its own, so the host's loopback is out of reach;
+   sandbox has a network namespace of its own, so the host's loopback is out of reach; and
+   interrupts it with a message (``interrupt_mode = "message"``): a SIGINT from outside would
+   reach bwrap, not the kernel;
 3. on shutdown, ends everything the kernel started (the PID namespace goes with it), notes which
    limit was hit, if any (``RNN_SANDBOX_EVENTS``, below), and deletes the scratch folder.
 
@@ -84,6 +86,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             copy_folder(Path(self._notebook_dir), self._scratch / "work")
             (self._scratch / "work" / ".kernel").mkdir(exist_ok=True)
         work = self._scratch / "work"
+        # A SIGINT sent from outside reaches bwrap, not the kernel (bwrap does not forward it, and
+        # would die of it): interrupt through the control channel; the kernel signals itself.
+        self.kernel_spec.interrupt_mode = "message"
         self.transport = "ipc"
         self.ip = str(work / ".kernel" / "ipc")
         self.connection_file = str(work / ".kernel" / "connection.json")
