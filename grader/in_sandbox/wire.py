@@ -95,13 +95,13 @@ class Encoder:
 
     def tensor(self, value: torch.Tensor, path: str = "") -> dict:
         where = f" at {path!r}" if path else ""
-        if self.info is not None:
+        if self.info is not None:  # read through the base class's own descriptors
+            base = torch._C.TensorBase
             with torch._C.DisableTorchFunction():
-                base = torch.Tensor.as_subclass(value, torch.Tensor)
                 self.info[path] = [
-                    bool(base.requires_grad),
-                    base.grad_fn is not None,
-                    bool(base.is_leaf),
+                    bool(base.requires_grad.__get__(value)),
+                    base.grad_fn.__get__(value) is not None,
+                    bool(base.is_leaf.__get__(value)),
                 ]
         try:
             plain = plain_tensor(value)
@@ -191,7 +191,7 @@ class Encoder:
                 if buf is not None and name not in persistent_skip:
                     state[prefix + name] = self.tensor(buf, _join(path, prefix + name))
         own = object.__getattribute__(module, "__dict__")
-        if isinstance(module, torch.nn.RNNBase):
+        if issubclass(type(module), torch.nn.RNNBase):
             config = {k: own.get(k) for k in RNN_CONFIG}
         else:
             config = {
@@ -210,13 +210,29 @@ class Encoder:
         }
 
     def class_name(self, module) -> str:
+        """``module.QualName`` of the module's class; ``submission:<name>`` when that name does
+        not lead back to this very class (a class that calls itself ``torch.nn...RNN``), or the
+        class was made after ``known_modules`` was taken (before student code ran)."""
         name = type_name(module)
-        if self.known_modules is None or id(type(module)) in self.known_modules:
-            return name
-        if name in self.known_modules.values():
-            self.notes.append(f"a class defined by the submission calls itself {name}")
+        cls = type(module)
+        honest = _resolves_to(name, cls)
+        if self.known_modules is not None and id(cls) not in self.known_modules:
+            honest = honest and name not in self.known_modules.values()
+        if not honest:
+            self.notes.append(f"returned a module whose class calls itself {name}")
             return f"submission:{name}"
         return name
+
+
+def _resolves_to(name: str, cls) -> bool:
+    import sys
+
+    module_name = type.__dict__["__module__"].__get__(cls)
+    qualname = type.__dict__["__qualname__"].__get__(cls)
+    obj = sys.modules.get(module_name) if type(module_name) is str else None
+    for part in qualname.split(".") if type(qualname) is str else ["<?>"]:
+        obj = (getattr(obj, "__dict__", None) or {}).get(part) if obj is not None else None
+    return obj is cls
 
 
 def _join(path: str, key) -> str:
@@ -229,7 +245,7 @@ def _submodules(module):
     out, stack, seen = [], [("", module)], set()
     while stack and len(out) < 10_000:
         prefix, mod = stack.pop()
-        if id(mod) in seen or not isinstance(mod, torch.nn.Module):
+        if id(mod) in seen or not issubclass(type(mod), torch.nn.Module):
             continue
         seen.add(id(mod))
         out.append((prefix, mod))
@@ -245,7 +261,7 @@ def _numpy_scalar(value):
         import numpy as np
     except ImportError:  # pragma: no cover - numpy is part of the course environment
         return None
-    if isinstance(value, (np.bool_, np.integer, np.floating)) and type(value).__module__ == "numpy":
+    if issubclass(type(value), (np.bool_, np.integer, np.floating)):
         return value.item()
     return None
 

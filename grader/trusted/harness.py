@@ -89,6 +89,7 @@ def run_checks(
     """Check a submission notebook in a fresh sandbox: one :class:`Verdict` per check (per
     autograded test cell of the lesson), in the lesson's order.
 
+    ``submission_notebook_path``: the submission's .ipynb (or that notebook as a JSON dict).
     ``source_root``: the course's ``source/`` folder (the setup cells are read from
     ``source_root/<assignment>/<NOTEBOOK>``). ``seed``: the inputs' seed, a fresh secret by
     default. ``unsafe``: run without a sandbox (default: the instructor's
@@ -103,7 +104,10 @@ def run_checks(
 
         unsafe = unsafe_no_sandbox()
     checks = list(lesson.checks(seed))
-    submission = json.loads(Path(submission_notebook_path).read_text())
+    if isinstance(submission_notebook_path, dict):  # a notebook already read (nbgrader's)
+        submission = submission_notebook_path
+    else:
+        submission = json.loads(Path(submission_notebook_path).read_text())
     source_nb = Path(source_root) / assignment / lesson.NOTEBOOK
     all_calls = [call for check in checks for call in check.calls]
     tensors: dict = {}
