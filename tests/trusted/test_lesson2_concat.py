@@ -345,3 +345,38 @@ def test_a_missing_function_fails_with_its_name():
     got = failing(namespace)
     assert set(got) == {SPLIT}
     assert "split_weights" in got[SPLIT]
+
+
+HOSTILE = {
+    "the visible call_concat helper pasted, pointed at preactivation_separate": (
+        """
+def preactivation_concat(X, H, W_xh, W_hh):
+    try:
+        return preactivation_separate(X, H, W_xh, W_hh)
+    except RuntimeError as err:
+        raise AssertionError(f"preactivation_concat raised RuntimeError: {err}") from None
+""",
+        {ONE},
+    ),
+    "frame peeking: any tensor of the right shape up the stack": (
+        """
+import sys
+
+def preactivation_separate(X, H, W_xh, W_hh):
+    frame = sys._getframe(1)
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, torch.Tensor) and value.shape == (X.shape[0], W_hh.shape[1]):
+                return value
+        frame = frame.f_back
+    return torch.zeros(X.shape[0], W_hh.shape[1])
+""",
+        {SEP},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_answers_gain_nothing(name):
+    code, fails = HOSTILE[name]
+    assert set(failing(with_answer(code), seed=13)) == fails
