@@ -380,3 +380,23 @@ def preactivation_separate(X, H, W_xh, W_hh):
 def test_hostile_answers_gain_nothing(name):
     code, fails = HOSTILE[name]
     assert set(failing(with_answer(code), seed=13)) == fails
+
+
+@pytest.mark.slow
+def test_through_the_sandbox_solutions_pass_and_a_wrong_answer_fails_its_check():
+    from grader.trusted.harness import run_checks
+
+    source = ROOT / "source"
+    verdicts = run_checks("lesson2_concat", SOURCE, source, seed=21, unsafe=False)
+    assert [v.message for v in verdicts if not v.passed] == []
+    notebook = json.loads(SOURCE.read_text())
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "to_torch_rnn":
+            cell["source"] = rnn_answer(weight_hh="W_hh")
+    failed = {
+        v.grade_id: v.message
+        for v in run_checks("lesson2_concat", notebook, source, seed=22, unsafe=False)
+        if not v.passed
+    }
+    assert set(failed) == {RNN}
+    assert "W_hh.T" in failed[RNN]
