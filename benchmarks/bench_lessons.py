@@ -35,6 +35,7 @@ LESSONS = {
     "lesson2_concat": "concat_equivalence.ipynb",
     "lesson3_char_rnn": "char_rnn.ipynb",
     "lesson4_perplexity": "perplexity.ipynb",
+    "lesson5_bptt": "bptt.ipynb",
 }
 
 TARGET_LESSON_S = 60.0

@@ -43,6 +43,7 @@ LESSONS = {
     "lesson2_concat": "concat_equivalence.ipynb",
     "lesson3_char_rnn": "char_rnn.ipynb",
     "lesson4_perplexity": "perplexity.ipynb",
+    "lesson5_bptt": "bptt.ipynb",
 }
 
 RUN_ALL_TIMEOUT_S = 240  # a lesson's target is 60 s on 2 CPUs; the CI box may be busy
