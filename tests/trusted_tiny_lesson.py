@@ -140,16 +140,16 @@ def notebook(answers: dict[str, str] | None = None, *, delimiters: bool = False)
     return nb
 
 
-def install(tmp_path: Path, monkeypatch) -> Path:
+def install(tmp_path: Path, monkeypatch, source: Path | None = None) -> Path:
     """Write the lesson module (importable as grader.trusted.lessons.tiny_lesson) and
-    ``source/tiny_lesson/tiny.ipynb``; returns the ``source`` folder."""
+    ``<source>/tiny_lesson/tiny.ipynb`` (default ``tmp_path/source``); returns ``source``."""
     import grader.trusted.lessons as lessons
 
     folder = Path(tmp_path) / "extra_lessons"
     folder.mkdir()
     (folder / "tiny_lesson.py").write_text(LESSON)
     monkeypatch.setattr(lessons, "__path__", [*lessons.__path__, str(folder)])
-    source = Path(tmp_path) / "source"
+    source = Path(source or Path(tmp_path) / "source")
     (source / "tiny_lesson").mkdir(parents=True)
     nbformat.write(notebook(delimiters=True), source / "tiny_lesson" / "tiny.ipynb")
     monkeypatch.delitem(
@@ -161,3 +161,15 @@ def install(tmp_path: Path, monkeypatch) -> Path:
 def write(path: Path, answers: dict[str, str]) -> Path:
     nbformat.write(notebook(answers), path)
     return path
+
+
+def fill(release_notebook: Path, answers: dict[str, str], dest: Path) -> Path:
+    """A student's copy of the released notebook with the given answers written in."""
+    nb = nbformat.read(release_notebook, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest

@@ -321,7 +321,8 @@ def _param_view(built: _Built):
 
 
 def _leaf_grads(value, built: _Built, autograd_grad):
-    """(position, True when a gradient from the returned tensors reaches that Attached leaf)."""
+    """(position, True when a gradient reached that Attached leaf: from the returned tensors'
+    graph, or by a backward() the call ran itself, which set the leaf's .grad)."""
     if not built.leaves:
         return []
     outputs = []
@@ -335,8 +336,9 @@ def _leaf_grads(value, built: _Built, autograd_grad):
                 total = part if total is None else total + part
     result = []
     for pos, leaves in sorted(built.leaves.items()):
-        reached = False
-        if total is not None and total.grad_fn is not None:
+        # a call that ran backward() itself put a gradient into the leaf's .grad
+        reached = any(torch._C.TensorBase.grad.__get__(leaf) is not None for leaf in leaves)
+        if not reached and total is not None and total.grad_fn is not None:
             try:
                 grads = autograd_grad(total, leaves, retain_graph=True, allow_unused=True)
                 reached = any(g is not None for g in grads)

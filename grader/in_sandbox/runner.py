@@ -31,6 +31,7 @@ GRACE = 5.0  # seconds past a limit before the watchdog ends the process
 
 
 def main(workdir: Path) -> int:
+    wall_start, clock = time.time(), time.monotonic()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.environ["IPYTHONDIR"] = str(workdir / ".ipython")
@@ -47,6 +48,7 @@ def main(workdir: Path) -> int:
     if sys.path and os.path.abspath(sys.path[0]) == HERE:
         del sys.path[0]  # student code does not import from this folder by accident
     state = {"cells": [], "progress": [], "done": False, "lock": threading.Lock()}
+    timing = state["timing"] = {"start": round(wall_start - float(request.get("sent_at", 0)), 3)}
     trusted = calls.capture_trusted()
     disabled = cells.disable(request.get("disable", []))
     state["missing"] = disabled.missing
@@ -58,13 +60,17 @@ def main(workdir: Path) -> int:
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
     state["started"] = time.monotonic()
+    timing["imports"] = round(state["started"] - clock, 3)
     threading.Thread(target=_watchdog, args=(workdir, request, state), daemon=True).start()
 
     limit = float(request.get("cell_timeout", 60))
     cells.run_cells(shell, request.get("setup_cells", []), "setup", limit, state["cells"])
     disabled.restore_stubs()
+    timing["setup_cells"] = round(time.monotonic() - state["started"], 3)
     cells.run_cells(shell, request.get("solution_cells", []), "solution", limit, state["cells"])
     state["phase"] = "calls"
+    calls_start = time.monotonic()
+    timing["solution_cells"] = round(calls_start - state["started"] - timing["setup_cells"], 3)
     out_tensors: dict = {}
     state["out_tensors"] = out_tensors
     records = calls.make_calls(
@@ -76,6 +82,7 @@ def main(workdir: Path) -> int:
         out_tensors,
         before_call=disabled.restore_stubs,
     )
+    timing["calls"] = round(time.monotonic() - calls_start, 3)
     _write(workdir, state, records, out_tensors)
     os._exit(0)
 
@@ -106,6 +113,7 @@ def _write(workdir: Path, state: dict, records: list, out_tensors: dict) -> None
             "cells": cell_log,
             "missing_disabled": state["missing"],
             "seconds": round(time.monotonic() - state["started"], 3),
+            "timing": state["timing"],
         }
         json_bytes, tensor_bytes = wire.dump(tree, out_tensors)
         (workdir / "result.safetensors").write_bytes(tensor_bytes)

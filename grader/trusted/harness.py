@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def run_checks(
     *,
     unsafe: bool | None = None,
     cell_timeout: float = 60.0,
+    timing: dict | None = None,
 ) -> list[Verdict]:
     """Check a submission notebook in a fresh sandbox: one :class:`Verdict` per check (per
     autograded test cell of the lesson), in the lesson's order.
@@ -96,7 +98,9 @@ def run_checks(
     ``RNN_COURSE_UNSAFE_NO_SANDBOX``); the notes of every verdict then say so. When the run hits
     a sandbox limit, crashes or times out, every check fails with a message naming the cause.
     Raises :class:`NoTrustedChecks` when the lesson has no check module, and
-    ``grader.sandbox.SandboxUnavailable`` when the sandbox cannot start."""
+    ``grader.sandbox.SandboxUnavailable`` when the sandbox cannot start. ``timing``: a dict that
+    receives the run's seconds (``total``; and from the runner ``start`` (sandbox and Python
+    start-up), ``imports``, ``setup_cells``, ``solution_cells``, ``calls``)."""
     lesson = load_lesson(assignment)
     seed = secrets.randbits(62) if seed is None else int(seed)
     if unsafe is None:
@@ -117,6 +121,7 @@ def run_checks(
         "setup_cells": setup_sources(source_nb, int(lesson.SETUP_CELLS)),
         "solution_cells": solution_sources(submission),
         "cell_timeout": float(cell_timeout),
+        "sent_at": time.time(),
     }
     cells = len(request["setup_cells"]) + len(request["solution_cells"])
     timeout = 90 + cell_timeout * cells + sum(c.timeout for c in all_calls)
@@ -125,6 +130,11 @@ def run_checks(
         os.chmod(workdir, 0o777)  # the sandbox's uid 1000 writes its results here
         write_request(workdir, request, tensors)
         run = run_runner(workdir, timeout, unsafe=bool(unsafe))
+    if timing is not None:
+        timing["total"] = round(run.seconds, 3)
+        runner_timing = (run.tree or {}).get("timing")
+        if type(runner_timing) is dict:
+            timing.update({k: v for k, v in runner_timing.items() if type(v) in (int, float)})
     return judge_run(checks, run, unsafe=bool(unsafe))
 
 

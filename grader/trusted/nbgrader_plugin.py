@@ -41,6 +41,7 @@ from traitlets import Float, List, Unicode
 from grader.trusted.harness import NoTrustedChecks, load_lesson, run_checks
 
 COMMENT_TAG = "[trusted check]"
+TRUSTED_ERROR = "TrustedCheckFailed"  # ename of the error output this plugin adds
 
 
 class TrustedChecks(NbGraderPreprocessor):
@@ -193,12 +194,13 @@ def _flag(db_url, assignment, notebook_id, student, nb, reasons: dict) -> None:
 
 class HideTestTracebacks(NbGraderPreprocessor):
     """In feedback: error outputs of grade cells keep only ``ename: evalue`` (a traceback quotes
-    the lines of the hidden tests it ran). Runs after ``ClearHiddenTests``, so it recognises the
-    cells by their grade metadata, not by their (already cleared) hidden regions."""
+    the lines of the hidden tests it ran); the trusted check's own output stays as it is. Runs
+    after ``ClearHiddenTests``, so it recognises the cells by their grade metadata, not by their
+    (already cleared) hidden regions."""
 
     def preprocess_cell(self, cell, resources, index):
         if is_grade(cell) and cell.cell_type == "code":
             for output in cell.get("outputs", []):
-                if output.output_type == "error":
+                if output.output_type == "error" and output.ename != TRUSTED_ERROR:
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources

@@ -24,8 +24,10 @@ and the trusted-object recipes below (:class:`Param`, :class:`Attached`, :class:
 :class:`Optimizer`, :class:`Generator`, :class:`VocabOf`).
 
 Values that come back (``Outcome.value``, ``Outcome.after``): the same plain kinds (tuples come
-back as tuples), a plain ``torch.Tensor`` (a subclass is stripped, ``Outcome.notes`` says so) with
-its autograd facts in :class:`TensorInfo` when asked, :class:`ModuleData` for an ``nn.Module``,
+back as tuples; ``set``/``frozenset`` too, and dict keys may be None/bool/int/float/str/tuple;
+a numpy scalar comes back as the Python number, a subclass of int/float/str/list/tuple/dict as
+its base type read through the base class), a plain ``torch.Tensor`` (a subclass is stripped,
+``Outcome.notes`` says so) with its autograd facts in :class:`TensorInfo` when asked, :class:`ModuleData` for an ``nn.Module``,
 and :class:`Unsupported` for anything else (its type name only).
 """
 
@@ -54,7 +56,8 @@ class Attached:
     """``tensor``, but still attached to an autograd graph: inside the sandbox it is
     ``tensor + 0 * leaf`` for a hidden leaf with ``requires_grad=True``. After the call the
     outcome reports whether any gradient reached that leaf (``Outcome.leaf_grads``): a state
-    that was detached before use receives none."""
+    that was detached before use receives none. "Reached" means: the call's own ``backward()``
+    set the leaf's ``.grad``, or the returned tensors' graph leads back to the leaf."""
 
     tensor: torch.Tensor
 
@@ -107,9 +110,13 @@ class Call:
     rnn_step(X, H, W_xh, W_hh, b_h): ..."}``), so that ``rnn_forward`` is graded with a right
     step; calls with a swap run after every call without one.
     ``observe``: positions of ``args`` whose state after the call is returned in
-    ``Outcome.after`` (a Param's data and grad, a Model's ModuleData, a tensor changed in place).
+    ``Outcome.after`` (a Param as ``{"data": Tensor, "grad": Tensor | None}``, a list of Params
+    as a list of such dicts, a Model as its ModuleData, a tensor changed in place as a tensor).
+    ``swap`` code runs with ``torch`` and ``math`` already in its globals.
     ``count_ops``: count the torch functions the call used (``Outcome.ops``, name -> count), by a
-    ``TorchFunctionMode`` around the call: ``{"matmul": 1, "cat": 2, ...}``.
+    ``TorchFunctionMode`` around the call: ``{"matmul": 1, "cat": 2, ...}``; names lose their
+    dunders (``X @ W`` counts as ``matmul``, ``a + b`` as ``add``, ``Tensor.tanh`` as ``tanh``).
+    Each call runs with ``torch.manual_seed`` (and ``random.seed``) set from the check's seed.
     ``tensor_info``: return :class:`TensorInfo` for tensors in the value.
     ``timeout``: seconds for this call.
     """
@@ -205,6 +212,8 @@ class Check:
 #   SETUP_CELLS = 1                           # the first N code cells of the SOURCE notebook run
 #                                             # before the student's solution cells (imports)
 #   DISABLE = ("course_utils.generate.sample_text", ...)
+#       # (an entry may also be a pair ("dotted.name", "predict") naming the exercise for the
+#       # stub's message; a plain name says "write this exercise yourself")
 #       # dotted names of callables that would answer an exercise: replaced, in the sandbox and
 #       # before any student code runs, by a function that raises
 #       # RuntimeError("<name> is not available while your work is checked: write <exercise>
