@@ -27,8 +27,9 @@ Values that come back (``Outcome.value``, ``Outcome.after``): the same plain kin
 back as tuples; ``set``/``frozenset`` too, and dict keys may be None/bool/int/float/str/tuple;
 a numpy scalar comes back as the Python number, a subclass of int/float/str/list/tuple/dict as
 its base type read through the base class), a plain ``torch.Tensor`` (a subclass is stripped,
-``Outcome.notes`` says so) with its autograd facts in :class:`TensorInfo` when asked, :class:`ModuleData` for an ``nn.Module``,
-and :class:`Unsupported` for anything else (its type name only).
+``Outcome.notes`` says so) with its autograd facts in :class:`TensorInfo` when asked,
+:class:`ModuleData` for an ``nn.Module``, and :class:`Unsupported` for anything else (its type
+name only).
 """
 
 from __future__ import annotations
