@@ -244,7 +244,7 @@ def rnn_backward(dH_all, inputs, H0, H_all, W_xh, W_hh):
         "train_step: the carried state not detached",
         replace=train(TRAIN_BODY.replace("        state = state.detach()\n", "        pass\n")),
         loses={TRAIN},
-        note="in-kernel tests see the gradient at the old graph; the trusted check cannot yet",
+        note="a gradient reaches the old graph (the leaf of an Attached state)",
     ),
     Case(
         "train_step: no clipping",

@@ -87,16 +87,11 @@ def test_disabled_names_exist():
 
 
 # The catalogue's cases (tests/catalogue/lesson5_bptt.py) are the right alternatives, typical
-# mistakes and hostile answers; here each one meets the trusted checks alone. Two mistakes only the
+# mistakes and hostile answers; here each one meets the trusted checks alone. One mistake only the
 # notebook's tests see in the kernel: old gradients never cleared (a trusted Model arrives without
-# gradients) and, for now, a carried state that is never detached: Outcome.leaf_grads follows only
-# the RETURNED tensors back to an Attached leaf (grader/in_sandbox/calls.py, _leaf_grads), so a
-# step that backpropagates into the leaf but returns a detached state is not seen (lesson 3's same
-# case fails the same way). Strict xfail: it turns into a failure to fix here once the harness also
-# looks at the leaf's .grad. ``numerical_gradient`` is disabled only in the sandbox, so its case is
-# tested below with the stub in place.
+# gradients). ``numerical_gradient`` is disabled only in the sandbox, so its case is tested below
+# with the stub in place.
 KERNEL_ONLY = {"train_step: old gradients never cleared"}
-HARNESS_GAP = {"train_step: the carried state not detached"}
 SANDBOX_ONLY = {"hostile: delegating to course_utils (numerical_gradient in float64)"}
 # Words the message must hold, for some cases: the hint names the mistake.
 WORDS = {
@@ -116,14 +111,7 @@ WORDS = {
 }
 
 
-def _case_param(case):
-    marks = ()
-    if case.name in HARNESS_GAP:
-        marks = pytest.mark.xfail(strict=True, reason="harness: leaf_grads ignores leaf.grad")
-    return pytest.param(case, id=case.name, marks=marks)
-
-
-CASES = [_case_param(c) for c in catalogue.CASES if c.name not in SANDBOX_ONLY]
+CASES = [pytest.param(c, id=c.name) for c in catalogue.CASES if c.name not in SANDBOX_ONLY]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -4,8 +4,8 @@ One check per autograded test cell. Inputs are drawn from the secret seed (shape
 answer hard-coded for the visible examples fails); every reference is computed here with torch
 built-ins, never with course_utils.
 
-- ``test_rnn_step_backward``: float64 steps of varied shapes; the reference is
-  ``torch.autograd.grad`` of the same step, and one case is also checked against float64 central
+- ``test_rnn_step_backward``: float64 steps of varied shapes; the reference is autograd
+  (``Tensor.backward``) of the same step, and one case is also checked against float64 central
   differences. The arguments must come back unchanged.
 - ``test_rnn_backward``: graded on its own: a right ``rnn_step_backward`` is swapped in
   (``Call.swap``), so a wrong step loses only its own cell; the reference is autograd through the
@@ -13,7 +13,7 @@ built-ins, never with course_utils.
   gradients) whose expected outputs follow from the wiring alone: it shows that
   ``rnn_backward`` calls ``rnn_step_backward`` once per step, backwards, with the right states.
 - ``test_state_jacobian_norms``: the reference builds each Jacobian dH_T/dH_(T-k) explicitly
-  with ``torch.autograd.functional.jacobian`` of the forward map from H_(T-k) to H_T, and takes
+  by autograd, row by row, of the forward map from H_(T-k) to H_T, and takes
   ``torch.linalg.matrix_norm(ord=2)``.
 - ``test_train_step``: lesson 3's trusted check of the same function (``_lesson3_step``): one
   step on a trusted model, compared with a reference step on our own copy of the weights (the
@@ -71,6 +71,23 @@ def rnn_step_backward(dH, X, H_prev, H_new, W_xh, W_hh):
     ones = torch.ones_like(dH)
     return dH @ torch.ones_like(W_xh).t(), dH * 0.5, X.t() @ ones, H_prev.t() @ ones, H_new.sum(0)
 """
+
+
+def _gradients(total: torch.Tensor, leaves: list[torch.Tensor]) -> tuple:
+    """d total / d leaf for each leaf, by ``Tensor.backward`` (the references never call the
+    autograd functions in DISABLE: a check run next to the stubs must still work)."""
+    total.backward()
+    return tuple(leaf.grad for leaf in leaves)
+
+
+def _jacobian(f, x: torch.Tensor) -> torch.Tensor:
+    """The Jacobian (out, in) of a vector function ``f`` at the vector ``x``, row by row."""
+    rows = []
+    for i in range(x.shape[0]):
+        leaf = x.detach().clone().requires_grad_(True)
+        f(leaf)[i].backward()
+        rows.append(leaf.grad)
+    return torch.stack(rows)
 
 
 def _draw(gen: torch.Generator, low: int, high: int) -> int:
@@ -154,7 +171,7 @@ def _step_reference(args: tuple, b_h: torch.Tensor) -> tuple:
     dH, X, H_prev, _, W_xh, W_hh = args
     leaves = [t.clone().requires_grad_(True) for t in (X, H_prev, W_xh, W_hh, b_h)]
     out = torch.tanh(leaves[0] @ leaves[2] + leaves[1] @ leaves[3] + leaves[4])
-    return torch.autograd.grad((out * dH).sum(), leaves)
+    return _gradients((out * dH).sum(), leaves)
 
 
 def _numerical_dW_hh(args: tuple, b_h: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -260,7 +277,7 @@ def _sequence_reference(args: tuple, b_h: torch.Tensor) -> tuple:
     for t in range(inputs.shape[0]):
         H = torch.tanh(leaves[0][t] @ leaves[2] + H @ leaves[3] + leaves[4])
         states.append(H)
-    return torch.autograd.grad((torch.stack(states) * dH_all).sum(), leaves)
+    return _gradients((torch.stack(states) * dH_all).sum(), leaves)
 
 
 def _tagged_reference(args: tuple) -> tuple:
@@ -358,7 +375,7 @@ def _norms_reference(W_hh, W_xh, xs, states) -> torch.Tensor:
 
     norms = []
     for k in range(1, T + 1):
-        J = torch.autograd.functional.jacobian(lambda H, s=T - k: run(H, s), states[T - k])
+        J = _jacobian(lambda H, s=T - k: run(H, s), states[T - k])
         norms.append(torch.linalg.matrix_norm(J, ord=2))
     return torch.stack(norms)
 
