@@ -292,7 +292,9 @@ class LoopbackServer:
 def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> tuple[str, str]:
     """(expected, mismatch or "") for one case from its scores {cell: (score, max)}."""
     want = getattr(case, "status", "graded")
-    if want in ("kernel-died", "timeout", "not-a-notebook", "error"):
+    unscored = want in ("kernel-died", "timeout", "not-a-notebook", "error")
+    unscored = unscored or getattr(case, "unscored", False)
+    if unscored:
         expected = f"status {want}, every test cell unscored"
     elif want in ("empty", "no-notebook"):
         expected = f"status {want}, every test cell 0"
@@ -308,7 +310,7 @@ def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> t
         problems.append(f"status {status}, expected {want}")
     for cell in tests:
         got, top = scores.get(cell, (None, None))
-        if want in ("kernel-died", "timeout", "not-a-notebook", "error"):
+        if unscored:
             ok = got is None
         elif want in ("empty", "no-notebook"):
             ok = got == 0

@@ -49,6 +49,7 @@ class PidsCgroup:
         parent = _writable_parent()
         if parent is None:
             return None
+        _sweep(parent)
         path = parent / f"rnn-sandbox-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             path.mkdir()
@@ -106,3 +107,15 @@ def remove_stale_cgroups(owner_pid: int) -> None:
         return
     for path in parent.glob(f"rnn-sandbox-{owner_pid}-*"):
         PidsCgroup(path).remove()
+
+
+def _sweep(parent: Path) -> None:
+    """Delete the sandbox cgroups whose owner process is gone (a kernel that died, or a grader
+    that was killed, never removed its own)."""
+    for path in parent.glob("rnn-sandbox-*"):
+        try:
+            owner = int(path.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            PidsCgroup(path).remove(wait=1.0)

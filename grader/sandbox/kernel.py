@@ -44,7 +44,8 @@ UNSAFE_ENV = "RNN_COURSE_UNSAFE_NO_SANDBOX"
 EVENTS_ENV = "RNN_SANDBOX_EVENTS"
 
 # A kernel lives for a whole notebook: its CPU time is the sum of every cell's, on two threads.
-KERNEL_LIMITS = Limits(memory_mb=3072, processes=256, file_size_mb=256, cpu_seconds=1800)
+# A kernel runs about 13 tasks (threads included); 64 leaves room for a DataLoader or two.
+KERNEL_LIMITS = Limits(memory_mb=3072, processes=64, file_size_mb=256, cpu_seconds=1800)
 
 
 def unsafe_no_sandbox() -> bool:

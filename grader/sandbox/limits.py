@@ -38,7 +38,7 @@ class Limits:
     """
 
     memory_mb: int | None = 3072
-    processes: int | None = 256
+    processes: int | None = 128
     file_size_mb: int | None = 256
     cpu_seconds: int | None = 900
 

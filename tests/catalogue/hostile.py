@@ -24,12 +24,14 @@ calls the student's rnn_step), test_answer_hidden_state.
 - ``server``: the driver starts a TCP server on the host's 127.0.0.1 and writes its port into the
   submission folder (``server_port.txt``); no connection may reach it.
 - ``leaves_no_process``: a marker that no host process's command line may contain after the run.
+- ``unscored``: with a sandbox limit status, the notebook could not be scored (its kernel died or
+  stopped answering): every test cell is left unscored.
 
 The sandbox attacks (gradebook tampering, a detached tamperer, reading source/, the network, a
 fork bomb, a memory bomb, filling the disk) are graded with the sandbox's own statuses
 (``processes-limit``, ``memory-limit``, ``file-size-limit``); the bombs sit in the last
-solution cell, so they lose exactly that cell's test; the honest cases in the same run keep full
-marks.
+solution cell, so the memory bomb and the disk filler lose exactly that cell's test, and the fork
+bomb's notebook is left for a human; the honest cases in the same run keep full marks.
 
 Plus the catalogue's own ``raw_notebook`` (bytes written instead of the notebook) and
 ``notebook_name`` (the file name the student saved it under).
@@ -58,6 +60,7 @@ class HostileCase(Case):
     no_solution_in_output: bool = False
     server: bool = False
     leaves_no_process: str | None = None
+    unscored: bool = False  # with a limit status: every test cell left unscored
 
 
 # rnn_step without tanh: a typical wrong answer that a faked comparison would let through.
@@ -294,8 +297,8 @@ print(f"notebooks searched: {seen}")
 CONNECT = """
 import socket
 
-port = int(open("server_port.txt").read())
 try:
+    port = int(open("server_port.txt").read())
     socket.create_connection(("127.0.0.1", port), timeout=5).sendall(b"grades, please")
     print("CONNECTED to the host")
 except OSError as err:
@@ -323,13 +326,11 @@ with open("filler.bin", "wb") as out:
         out.write(bytes(2**24))  # 16 MiB at a time
 """
 
-RIGHT_ANSWERS_WRONG_STEP = {"rnn_step": WRONG_STEP}
-
 CASES += [
     HostileCase(
         "sandbox: rewrites every gradebook it finds, answer wrong",
-        replace={"ngram_table_size": TAMPER_NOW + "\n" + _NGRAM, **RIGHT_ANSWERS_WRONG_STEP},
-        loses=STEP_AND_FORWARD,
+        replace={"ngram_table_size": TAMPER_NOW + "\n" + _NGRAM, "rnn_step": WRONG_STEP},
+        loses={"test_rnn_step"},
         output_has=("gradebooks rewritten: 0 of",),
     ),
     HostileCase(
@@ -355,8 +356,10 @@ CASES += [
     HostileCase(
         "sandbox: fork bomb",
         replace={"answer_hidden_state": FORK_BOMB},
-        loses={"test_answer_hidden_state"},
         status="processes-limit",
+        # 64 copies of the kernel fill the sandbox; the kernel then no longer answers, nbgrader
+        # gives up on the notebook, and the status says why: a human looks at it.
+        unscored=True,
     ),
     HostileCase(
         "sandbox: memory bomb",
