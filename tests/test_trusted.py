@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from grader.in_sandbox import cells, wire
+from grader.in_sandbox.calls import empty_record
 from grader.trusted.harness import (
     NoTrustedChecks,
     Verdict,
@@ -476,15 +477,7 @@ def test_disable_replaces_every_alias_in_the_package():
 
 def test_forged_or_malformed_results_fail_every_check_instead_of_reaching_a_judge():
     checks = [Check("t1", [Call("f")], lambda outs: None), Check("t2", [Call("g")], lambda o: None)]
-    good = {
-        "value": None,
-        "error": None,
-        "after": [],
-        "leaf_grads": [],
-        "ops": [],
-        "info": [],
-        "notes": [],
-    }
+    good = empty_record()
     forged = [
         {"outcomes": [good]},  # one outcome short
         {"outcomes": [good, dict(good, value={"$tensor": "t9"})]},  # no such tensor

@@ -248,17 +248,15 @@ def make_calls(
     return records
 
 
+def empty_record(error: str | None = None) -> dict:
+    """An outcome record with no value (and ``error``, if given)."""
+    keys = ("after", "leaf_grads", "ops", "info", "notes")
+    return {"value": None, "error": error, **{k: [] for k in keys}}
+
+
 def make_call(call: dict, tensors: dict, namespace: dict, trusted: dict, out_tensors: dict) -> dict:
     """One outcome record (see the module docstring)."""
-    record = {
-        "value": None,
-        "error": None,
-        "after": [],
-        "leaf_grads": [],
-        "ops": [],
-        "info": [],
-        "notes": [],
-    }
+    record = empty_record()
     name = call["fn"]
     saved = _swap_in(call.get("swap") or {}, namespace, trusted)
     try:

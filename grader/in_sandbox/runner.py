@@ -125,6 +125,8 @@ def _write(workdir: Path, state: dict, records: list, out_tensors: dict) -> None
 def _watchdog(workdir: Path, request: dict, state: dict) -> None:
     """End a cell or call that ran ``GRACE`` seconds past its limit: results so far, the stuck
     one as a Timeout, the calls not made as not run."""
+    import calls
+
     calls_list = request.get("calls", [])
     while True:
         time.sleep(0.5)
@@ -152,15 +154,7 @@ def _watchdog(workdir: Path, request: dict, state: dict) -> None:
             records[index] = record
         for index, record in enumerate(records):
             if record is None:
-                records[index] = {
-                    "value": None,
-                    "error": f"Timeout: not run ({stuck})",
-                    "after": [],
-                    "leaf_grads": [],
-                    "ops": [],
-                    "info": [],
-                    "notes": [],
-                }
+                records[index] = calls.empty_record(f"Timeout: not run ({stuck})")
         try:
             _write(workdir, state, records, dict(state.get("out_tensors", {})))
         finally:

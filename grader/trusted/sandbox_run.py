@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -108,21 +109,26 @@ def run_runner(workdir: Path, timeout: float, unsafe: bool = False) -> RunResult
 
 
 def _run_unsandboxed(argv, workdir: Path, timeout: float):
+    """The unsafe option: the runner as a plain process (its whole process group ends on
+    timeout)."""
     env = dict(os.environ, HOME=str(workdir), MPLBACKEND="Agg")
     env.pop("JPY_PARENT_PID", None)
+    proc = subprocess.Popen(
+        argv,
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            start_new_session=True,
-        )
+        _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return -9, "wall time", ""
-    return proc.returncode, None, proc.stderr.decode(errors="replace")[-4000:]
+    return proc.returncode, None, stderr.decode(errors="replace")[-4000:]
 
 
 def _tail(path: Path, size: int = 2000) -> str:
