@@ -4,15 +4,21 @@ Solution cells (grade_id): ngram_table_size, rnn_param_count, rnn_step, rnn_forw
 answer_hidden_state. Autograded test cells: test_ngram_table_size (1 point),
 test_rnn_param_count (1), test_rnn_step (2), test_rnn_forward (3), test_answer_hidden_state (1).
 
-The instructor's ``rnn_forward`` calls the student's ``rnn_step``, so a wrong ``rnn_step`` also
-costs ``test_rnn_forward``: those cases list both cells.
+The instructor's ``rnn_forward`` calls the student's ``rnn_step``, yet a wrong ``rnn_step`` costs
+only ``test_rnn_step``: the hidden tests (and the trusted check) grade ``rnn_forward`` with a
+correct step swapped in, and the visible part of ``test_rnn_forward`` is skipped, with a note,
+while ``rnn_step`` fails its own worked example.
+
+The cases of ``_lesson1_cheats.py`` (in-kernel cheats, pasted test helpers, delegation) are added
+at the end.
 """
 
 from __future__ import annotations
 
 from . import Case
+from ._lesson1_cheats import CHEAT_CASES
 
-STEP_AND_FORWARD = {"test_rnn_step", "test_rnn_forward"}
+STEP = {"test_rnn_step"}
 
 
 def ngram_returns(expression: str) -> dict[str, str]:
@@ -206,7 +212,7 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     Case(
         "rnn_step: tanh forgotten",
         replace=step_returns("X @ W_xh + H @ W_hh + b_h"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP,
     ),
     Case(
         "rnn_step: W_hh multiplied from the wrong side",
@@ -216,7 +222,7 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     return torch.tanh(X @ W_xh + (W_hh @ H.T).T + b_h)
 """
         },
-        loses=STEP_AND_FORWARD,
+        loses=STEP,
         note="(W_hh H^T)^T = H W_hh^T: right shape, wrong values",
     ),
     Case(
@@ -227,7 +233,7 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     return torch.tanh(X @ W_xh + W_hh @ H + b_h)
 """
         },
-        loses=STEP_AND_FORWARD,
+        loses=STEP,
     ),
     Case(
         "rnn_step: bias added twice",
@@ -237,7 +243,7 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     return torch.tanh((X @ W_xh + b_h) + (H @ W_hh + b_h))
 """
         },
-        loses=STEP_AND_FORWARD,
+        loses=STEP,
     ),
     Case(
         "rnn_step: sigmoid instead of tanh",
@@ -247,7 +253,7 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     return torch.sigmoid(X @ W_xh + H @ W_hh + b_h)
 """
         },
-        loses=STEP_AND_FORWARD,
+        loses=STEP,
     ),
     Case(
         "rnn_step: right values, but H updated in place",
@@ -259,8 +265,9 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
     return H
 """
         },
-        loses=STEP_AND_FORWARD,
-        note="the caller's H (H0 in rnn_forward) is overwritten; every output is one tensor",
+        loses=STEP,
+        note="values right, but the caller's H is overwritten; rnn_forward is graded with a "
+        "correct step, so only the step's cell is lost",
     ),
     # ------------------------------------------------------------------ rnn_forward
     Case(
@@ -406,8 +413,37 @@ def rnn_forward(inputs, H0, W_xh, W_hh, b_h):
         loses={"test_answer_hidden_state"},
     ),
     Case(
-        "answer_hidden_state: hidden layer output = hidden state (E added)",
+        "answer_hidden_state: an MLP's hidden layer carries a state (E added)",
         replace={"answer_hidden_state": 'answer_hidden_state = {"A", "C", "E", "F"}\n'},
         loses={"test_answer_hidden_state"},
     ),
+    # ------------------------------------------------------------------ more wrong answers
+    Case(
+        "rnn_step: not written, rnn_forward right",
+        replace={
+            "rnn_step": """
+def rnn_step(X, H, W_xh, W_hh, b_h):
+    raise NotImplementedError()
+"""
+        },
+        loses=STEP,
+        note="rnn_forward's visible checks are skipped with a note; its hidden ones use a "
+        "correct step",
+    ),
+    Case(
+        "rnn_forward: loops over the batch axis (batch-first reading)",
+        replace={
+            "rnn_forward": """
+def rnn_forward(inputs, H0, W_xh, W_hh, b_h):
+    H, outputs = H0, []
+    for t in range(inputs.shape[1]):
+        H = rnn_step(inputs[:, t], H, W_xh, W_hh, b_h)
+        outputs.append(H)
+    return torch.stack(outputs), H
+"""
+        },
+        loses={"test_rnn_forward"},
+    ),
 ]
+
+CASES += CHEAT_CASES
