@@ -80,6 +80,8 @@ class TrustedChecks(NbGraderPreprocessor):
                 assignment, submission, self._source_root(), cell_timeout=self.cell_timeout
             )
         }
+        if any("WITHOUT a sandbox" in n for v in verdicts.values() for n in v.notes):
+            self.log.warning("UNSANDBOXED: trusted checks of %s ran without a sandbox", student)
         missing = [
             c.metadata.nbgrader.grade_id
             for c in with_grade
