@@ -32,17 +32,17 @@ def _glyph(tok: str) -> str:
 def draw_lm_windows(text: str = "the time machine", num_steps: int = 3, ax=None):
     """The windows ``make_lm_pairs(text, num_steps)`` cuts: inputs X[i] and targets Y[i].
 
-    Window i covers characters i*n ... i*n + n - 1 of ``text`` (n = ``num_steps``) and its
-    targets the same span one character later; there are m = (len(text) - 1) // n windows, and a
+    Window i covers characters i*T ... i*T + T - 1 of ``text`` (T = ``num_steps``) and its
+    targets the same span one character later; there are m = (len(text) - 1) // T windows, and a
     shorter tail is dropped. One colour per window. Returns the Figure.
     """
     fn = "draw_lm_windows"
-    n = positive_int(fn, "num_steps", num_steps)
-    m = (len(text) - 1) // n
+    T = positive_int(fn, "num_steps", num_steps)
+    m = (len(text) - 1) // T
     if m < 1:
         raise ValueError(
-            f"{fn}: text of {len(text)} characters holds no whole window of num_steps = {n} "
-            f"(a window needs num_steps + 1 = {n + 1} characters)."
+            f"{fn}: text of {len(text)} characters holds no whole window of num_steps = {T} "
+            f"(a window needs num_steps + 1 = {T + 1} characters)."
         )
     from matplotlib.patches import Rectangle
 
@@ -52,16 +52,16 @@ def draw_lm_windows(text: str = "the time machine", num_steps: int = 3, ax=None)
         ax.text(i, 2, _glyph(ch), ha="center", va="center", fontsize=13)
     for w in range(m):
         for row, shift, name in ((1, 0, "X"), (0, 1, "Y")):  # targets: one character later
-            start = w * n + shift
+            start = w * T + shift
             ax.add_patch(
-                Rectangle((start - 0.45, row - 0.4), n - 0.1, 0.8, color=f"C{w % 10}", alpha=0.35)
+                Rectangle((start - 0.45, row - 0.4), T - 0.1, 0.8, color=f"C{w % 10}", alpha=0.35)
             )
-            ax.text(start + (n - 1) / 2, row, f"{name}[{w}]", ha="center", va="center", fontsize=9)
+            ax.text(start + (T - 1) / 2, row, f"{name}[{w}]", ha="center", va="center", fontsize=9)
     for row, label in ((2, "text"), (1, "inputs"), (0, "targets")):
         ax.text(-1.2, row, label, ha="right", va="center")
     ax.set(xlim=(-4.5, len(text)), ylim=(-0.7, 2.5))
     ax.axis("off")
-    ax.set_title(f"windows of num_steps = {n}; the targets are the inputs shifted by one")
+    ax.set_title(f"windows of num_steps = {T}; the targets are the inputs shifted by one")
     return fig
 
 

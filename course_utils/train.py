@@ -3,7 +3,9 @@
 - ``train_lm``: Adam or SGD, gradient clipping (梯度裁剪) by the global L2 norm, the hidden state
   (隐藏状态) carried across sequential batches and detached (truncated BPTT), a time or epoch
   budget, held-out perplexity (困惑度) at regular points, an optional live plot; returns a
-  ``History``.
+  ``History``. ``step=`` lets a lesson drive it with the student's own training step.
+- ``GradNormRecorder``: records the global gradient norm of every backward pass (lesson 3's
+  picture of exploding gradients), through autograd hooks, without touching the gradients.
 - ``evaluate_perplexity``: exp of the mean negative log-likelihood over a whole held-out corpus.
 - ``CHAR_RNN_RECIPE`` and ``pretrained_char_rnn``: the course's recommended recipe, trained once
   and cached.
@@ -32,6 +34,7 @@ from .rnn import detach_state
 
 __all__ = [
     "CHAR_RNN_RECIPE",
+    "GradNormRecorder",
     "History",
     "Record",
     "evaluate_perplexity",
@@ -172,6 +175,44 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+# --------------------------------------------------------------------------- gradient norms
+
+
+class GradNormRecorder:
+    """Record the global L2 norm of the gradients of ``params`` at every backward pass.
+
+    ``norms[k]`` is sqrt(sum over all params of the squared entries of the gradient that the
+    k-th backward pass computed), as a Python float: the norm *before* any clipping, since the
+    hook runs inside ``backward()``. Parameters the pass did not reach count as zero. The
+    gradients themselves are not changed. Call ``remove()`` (or use ``with``) when done.
+
+        recorder = GradNormRecorder(model.parameters())
+        loss.backward()          # recorder.norms == [norm of this backward]
+        recorder.remove()
+    """
+
+    def __init__(self, params):
+        params = [p for p in params if isinstance(p, torch.Tensor) and p.requires_grad]
+        if not params:
+            raise ValueError("GradNormRecorder: params holds no tensor with requires_grad=True.")
+        self.norms: list[float] = []
+        self._handle = torch.autograd.graph.register_multi_grad_hook(params, self._record)
+
+    def _record(self, grads) -> None:
+        total = sum(float(g.detach().double().pow(2).sum()) for g in grads if g is not None)
+        self.norms.append(math.sqrt(total))
+
+    def remove(self) -> None:
+        """Stop recording (the norms recorded so far stay)."""
+        self._handle.remove()
+
+    def __enter__(self) -> GradNormRecorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -295,6 +336,7 @@ def train_lm(
     eval_num_steps: int = 64,
     num_threads: int | None = None,
     clock: str = "wall",
+    step: Callable | None = None,
 ) -> History:
     """Train a language model; return its ``History``.
 
@@ -329,6 +371,13 @@ def train_lm(
         clock: what ``time_budget``, ``eval_every_s`` and the recorded seconds count:
             ``"wall"`` (elapsed time, default) or ``"cpu"`` (this process's CPU time: on a
             shared machine, with one thread, close to what a free core would take).
+        step: one training step to use instead of the built-in one, called as
+            ``loss, state = step(model, X, Y, state, optimizer, theta)`` (lesson 3's
+            ``train_step``): X, Y (batch_size, num_steps) long, ``state`` None on the first
+            batch of an epoch (and on every batch with ``iterator="random"``), ``theta`` =
+            ``clip`` (``math.inf`` when clipping is off); it must return the loss as a float
+            and the new state. The learning-rate schedule still applies (it sets the
+            optimizer's lr before each step).
 
     Returns:
         ``History``; the model is left trained, in ``train()`` mode.
@@ -352,7 +401,7 @@ _NOT_ARGS = ("num_threads", "saved_threads")
 def _train_lm(
     model, train_corpus, val_corpus, *, batch_size, num_steps, lr, optimizer, clip, max_epochs,
     time_budget, eval_every_s, eval_every_steps, lr_schedule, warmup, weight_decay, device, seed,
-    iterator, plot, callback, label, eval_batch_size, eval_num_steps, clock,
+    iterator, plot, callback, label, eval_batch_size, eval_num_steps, clock, step,
 ) -> History:  # fmt: skip
     fn = "train_lm"
     if not isinstance(model, nn.Module):
@@ -390,6 +439,10 @@ def _train_lm(
         raise ValueError(f"{fn}: eval_every_s must be positive seconds, got {eval_every_s!r}.")
     if clock not in ("wall", "cpu"):
         raise ValueError(f"{fn}: clock must be 'wall' or 'cpu', got {clock!r}.")
+    if step is not None and not callable(step):
+        raise TypeError(
+            f"{fn}: step must be a function like train_step, got {type(step).__name__}."
+        )
     now = time.perf_counter if clock == "wall" else time.process_time
     if eval_every_s is None and eval_every_steps is None and time_budget is not None:
         eval_every_s = max(time_budget / 20, 0.25)
@@ -419,7 +472,7 @@ def _train_lm(
         live = LivePerplexityPlot(title=label)
 
     wall_start = time.perf_counter()
-    train_s, step, tokens = 0.0, 0, 0
+    train_s, steps, tokens = 0.0, 0, 0
     loss_sum, loss_count = 0.0, 0  # training loss since the last record (token-weighted)
     stop = False
 
@@ -431,7 +484,7 @@ def _train_lm(
             if val is not None
             else None
         )
-        rec = Record(step, epoch, train_s, tokens, train_ppl, val_ppl)
+        rec = Record(steps, epoch, train_s, tokens, train_ppl, val_ppl)
         history.records.append(rec)
         loss_sum, loss_count = 0.0, 0
         if live is not None:
@@ -452,27 +505,33 @@ def _train_lm(
             X, Y = X.to(device), Y.to(device)
             if lr_schedule != "constant" or warmup > 0:
                 progress = max(
-                    step / total_steps if total_steps else 0.0,
+                    steps / total_steps if total_steps else 0.0,
                     train_s / time_budget if time_budget else 0.0,
                 )
                 for group in opt.param_groups:
                     group["lr"] = lr * _lr_factor(lr_schedule, progress, warmup)
-            state = detach_state(state) if iterator == "sequential" else None
-            logits, state = model(X, state)  # (batch, steps, vocab)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
-            loss_sum += loss.item() * Y.numel()
+            if iterator != "sequential":
+                state = None
+            if step is not None:
+                loss_value, state = _call_step(step, model, X, Y, state, opt, clip or math.inf)
+            else:
+                state = detach_state(state)
+                logits, state = model(X, state)  # (batch, steps, vocab)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                opt.step()
+                loss_value = loss.item()
+            loss_sum += loss_value * Y.numel()
             loss_count += Y.numel()
-            step += 1
+            steps += 1
             tokens += Y.numel()
             train_s += now() - t0
 
             out_of_time = time_budget is not None and train_s >= time_budget
-            due = (eval_every_steps is not None and step % eval_every_steps == 0) or (
+            due = (eval_every_steps is not None and steps % eval_every_steps == 0) or (
                 eval_every_s is not None and train_s >= next_eval_s
             )
             if out_of_time:
@@ -488,13 +547,31 @@ def _train_lm(
         else:  # the epoch ran to its end
             if eval_every_s is None and eval_every_steps is None:
                 stop = record(epoch)  # one record per epoch
-    if not history.records or history.records[-1].step != step:
+    if not history.records or history.records[-1].step != steps:
         record(epoch)
     history.wall_seconds = time.perf_counter() - wall_start
     if live is not None:
         live.update(history, force=True)
     model.train()
     return history
+
+
+def _call_step(step, model, X, Y, state, optimizer, theta):
+    """``step(...)``, checked: returns (loss as a float, state)."""
+    out = step(model, X, Y, state, optimizer, theta)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError(
+            "train_lm: step must return (loss, state), got "
+            f"{type(out).__name__}; end train_step with `return loss.item(), state.detach()`."
+        )
+    loss, state = out
+    if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+        loss = loss.item()
+    if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+        raise TypeError(
+            f"train_lm: step must return the loss as a float, got {type(loss).__name__}."
+        )
+    return float(loss), state
 
 
 # --------------------------------------------------------------------------- the course recipe

@@ -17,6 +17,7 @@ from course_utils.data import load_corpus
 from course_utils.rnn import CharRNN, CharRNNScratch
 from course_utils.train import (
     CHAR_RNN_RECIPE,
+    GradNormRecorder,
     History,
     Record,
     evaluate_perplexity,
@@ -236,6 +237,76 @@ def test_sequential_carries_a_detached_state_and_random_resets_it():
     train_lm(spy, corpus, batch_size=4, num_steps=8, max_epochs=2, device="cpu",
              iterator="random")  # fmt: skip
     assert spy.seen and all(s is None for s in spy.seen)
+
+
+def _plain_step(calls):
+    """A training step with train_step's signature that records what train_lm hands it."""
+
+    def step(model, X, Y, state, optimizer, theta):
+        calls.append((tuple(X.shape), state is None, theta, optimizer))
+        if state is not None:
+            state = state.detach()
+        logits, state = model(X, state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item(), state.detach()
+
+    return step
+
+
+def test_train_lm_drives_a_given_step_function():
+    corpus, vocab = tiny_text()
+    torch.manual_seed(0)
+    model = CharRNN(len(vocab), num_hiddens=8)
+    calls = []
+    history = train_lm(model, corpus, batch_size=4, num_steps=8, max_epochs=2, device="cpu",
+                       clip=0.7, step=_plain_step(calls))  # fmt: skip
+    assert history.records[-1].step == len(calls) > 2
+    assert {c[0] for c in calls} == {(4, 8)}
+    assert {c[2] for c in calls} == {0.7}
+    assert len({id(c[3]) for c in calls}) == 1  # one optimizer for the whole run
+    fresh = [i for i, c in enumerate(calls) if c[1]]
+    assert fresh == [0, fresh[1]] and fresh[1] > 1  # state None at each epoch's start only
+    assert history.final_train_ppl < history.records[1].train_ppl  # it learned
+
+    calls.clear()
+    train_lm(model, corpus, batch_size=4, num_steps=8, max_epochs=1, device="cpu", clip=None,
+             iterator="random", step=_plain_step(calls))  # fmt: skip
+    assert calls and all(c[1] for c in calls) and {c[2] for c in calls} == {math.inf}
+
+
+@pytest.mark.parametrize(
+    "returned, words",
+    [(None, "return (loss, state)"), ((1.0,), "return (loss, state)"), (("x", None), "float")],
+)
+def test_train_lm_names_a_bad_step_return(returned, words):
+    corpus, vocab = tiny_text()
+    model = CharRNN(len(vocab), num_hiddens=8)
+    with pytest.raises(TypeError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        train_lm(model, corpus, batch_size=4, num_steps=8, max_epochs=1, device="cpu",
+                 step=lambda *args: returned)  # fmt: skip
+    with pytest.raises(TypeError, match="step must be a function"):
+        train_lm(model, corpus, batch_size=4, num_steps=8, max_epochs=1, step="train_step")
+
+
+def test_grad_norm_recorder_sees_the_norm_before_clipping_and_changes_nothing():
+    torch.manual_seed(0)
+    a, b = nn.Parameter(torch.randn(3, 4)), nn.Parameter(torch.randn(5))
+    unused = nn.Parameter(torch.randn(2))
+    with GradNormRecorder([a, b, unused, torch.zeros(2)]) as recorder:
+        (a.sum() * 3 + (b**2).sum()).backward()
+        want = math.sqrt(float((a.grad**2).sum() + (b.grad**2).sum()))
+        grads = (a.grad.clone(), b.grad.clone())
+        torch.nn.utils.clip_grad_norm_([a, b], 0.1)  # clipping after backward: not seen
+        a.grad, b.grad = None, None
+        (a**2).sum().backward()  # b not reached: counts as zero
+    (a.sum()).backward()  # removed: not recorded
+    assert recorder.norms == pytest.approx([want, float((2 * a.detach()).norm())], rel=1e-6)
+    assert recorder.norms[0] > 0.1 and torch.equal(grads[0], torch.full((3, 4), 3.0))
+    with pytest.raises(ValueError, match="requires_grad"):
+        GradNormRecorder([torch.zeros(3)])
 
 
 def test_cpu_is_the_default_without_cuda(monkeypatch):

@@ -173,7 +173,7 @@ def test_html_shows_the_text_and_one_bar_per_token_with_the_chosen_one_in_red(mo
     chosen = view["text"][4]
     label = "␣" if chosen == " " else chosen
     assert f'title="{label}: {float(view["probs"][VOCAB[chosen]]):.3f}"' in page
-    assert "T = 1.00" in page and "␣" in page
+    assert "τ = 1.00" in page and "␣" in page
 
 
 def test_html_escapes_whatever_predict_fn_returns(model):

@@ -1,12 +1,13 @@
 """Lesson 3's temperature slider: text sampled at a temperature, and the next-character bars.
 
-Dividing the logits by a temperature (温度) ``T`` before the softmax sharpens (``T < 1``) or
-flattens (``T > 1``) a language model's (语言模型) distribution of the next character; ``T = 0``
-always takes the most likely one (greedy decoding). The slider shows both sides of that at once:
+Dividing the logits by a temperature (温度) τ before the softmax sharpens (τ < 1) or flattens
+(τ > 1) a language model's (语言模型) distribution of the next character; τ = 0 always takes the
+most likely one (greedy decoding). Lesson 3 writes the temperature τ because T counts time steps
+there. The slider shows both sides of that at once:
 
-* a continuation of a prefix drawn at ``T`` (fixed seed, so the same settings give the same text,
+* a continuation of a prefix drawn at τ (fixed seed, so the same settings give the same text,
   and a seed slider that draws another one);
-* the distribution of the character right after the prefix at ``T``, as bars (plain HTML, no
+* the distribution of the character right after the prefix at τ, as bars (plain HTML, no
   image to render), with the number of characters the model is "hesitating between" (exp of its
   entropy).
 
@@ -174,7 +175,7 @@ def render_html(view: dict, height_px: int = 110) -> str:
         )
     title = (
         f"next character after <code>{html.escape(repr(prefix))}</code> at "
-        f"T = {view['temperature']:.2f}: about {view['choices']:.1f} likely choices "
+        f"τ = {view['temperature']:.2f}: about {view['choices']:.1f} likely choices "
         f"(the most likely has p = {top:.2f}; red: the one the sample took)"
     )
     return (
@@ -229,7 +230,7 @@ def temperature_sampler(
         min=0.0,
         max=float(max_temperature),
         step=0.05,
-        description="T",
+        description="τ",
         continuous_update=False,
         readout_format=".2f",
     )

@@ -1,10 +1,18 @@
 """Catalogue of submissions for lesson 3, a character-level language model
 (source/lesson3_char_rnn/char_rnn.ipynb).
 
-Solution cells (grade_id): make_lm_pairs, one_hot_inputs, clip_gradients, sample_next, predict.
-Autograded test cells: test_<name> for each. No cascades: no test cell calls another graded
-function. In particular test_predict plugs a reference ``sample_next`` in while it runs (and puts
-the student's back afterwards), so a wrong ``sample_next`` costs points in test_sample_next only.
+Solution cells (grade_id): make_lm_pairs, one_hot_inputs, clip_gradients, train_step,
+sample_next, predict. Autograded test cells: test_<name> for each. No cascades: no test cell
+calls another graded function. test_predict plugs a stand-in ``sample_next`` in while it runs,
+and test_train_step a stand-in ``clip_gradients`` (each puts the student's back afterwards), so
+a wrong ``sample_next`` or ``clip_gradients`` costs points in its own test only.
+
+Delegating: a function that hands its exercise to the callable that answers it (torch's
+``clip_grad_norm_``, ``course_utils.data.seq_data_iter_sequential``,
+``course_utils.generate.sample_text``) loses the cell: the in-kernel test makes those raise while
+the student's function runs (reached through the module at call time), and the trusted check
+disables them in the sandbox before any student code (``DISABLE`` in
+grader/trusted/lessons/lesson3_char_rnn.py), which also catches a name imported beforehand.
 
 Sampling: a correct sampler written differently (inverse CDF, Gumbel-max, ...) draws different
 indices than ``torch.multinomial`` for the same seed, so the hidden tests check distributions
@@ -20,6 +28,27 @@ from . import Case
 
 PAIRS, ONEHOT, CLIP = "test_make_lm_pairs", "test_one_hot_inputs", "test_clip_gradients"
 SAMPLE, PREDICT = "test_sample_next", "test_predict"
+STEP = "test_train_step"
+
+# The instructor's train_step with one line changed, for the train_step cases below.
+_STEP = """
+def train_step(model, X, Y, state, optimizer, theta):
+    if state is not None:
+        state = state.detach()
+    logits, state = model(X, state)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
+    optimizer.zero_grad()
+    loss.backward()
+    clip_gradients(list(model.parameters()), theta)
+    optimizer.step()
+    return loss.item(), state.detach()
+"""
+
+
+def _step(old: str, new: str) -> str:
+    assert old in _STEP, old
+    return _STEP.replace(old, new)
+
 
 # A wrong answer that clips each gradient on its own; the hostile case below reuses it.
 _PER_TENSOR_CLIP = """
@@ -142,6 +171,30 @@ def make_lm_pairs(corpus, num_steps):
         },
         loses={PAIRS},
     ),
+    Case(
+        "hostile: delegating make_lm_pairs to course_utils.data.seq_data_iter_sequential",
+        replace={
+            "make_lm_pairs": """
+def make_lm_pairs(corpus, num_steps):
+    pairs = list(cu.data.seq_data_iter_sequential(corpus, 1, num_steps))
+    return torch.cat([x for x, _ in pairs]), torch.cat([y for _, y in pairs])
+"""
+        },
+        loses={PAIRS},
+    ),
+    Case(
+        "make_lm_pairs: tensor methods on the list it is given (AttributeError)",
+        replace={
+            "make_lm_pairs": """
+def make_lm_pairs(corpus, num_steps):
+    m = (len(corpus) - 1) // num_steps
+    return corpus[: m * num_steps].reshape(m, num_steps), corpus[1 : m * num_steps + 1].reshape(
+        m, num_steps
+    )
+"""
+        },
+        loses={PAIRS},
+    ),
     # ------------------------------------------------------------ one_hot_inputs(X, vocab_size)
     Case(
         "one_hot_inputs: zeros + scatter_ (correct)",
@@ -234,14 +287,25 @@ def clip_gradients(params, theta):
         },
     ),
     Case(
-        "clip_gradients: torch.nn.utils.clip_grad_norm_ (correct)",
+        "hostile: delegating clip_gradients to torch.nn.utils.clip_grad_norm_",
         replace={
             "clip_gradients": """
 def clip_gradients(params, theta):
     return float(torch.nn.utils.clip_grad_norm_(list(params), theta))
 """
         },
-        note="its factor theta / (norm + 1e-6) is within the tests' tolerance",
+        loses={CLIP},
+        note="right values, but it is the built-in that answers the exercise: unavailable",
+    ),
+    Case(
+        "hostile: pasting the visible test's stand-in _keep_gradients as clip_gradients",
+        replace={
+            "clip_gradients": """
+def clip_gradients(params, theta):
+    return 0.0
+"""
+        },
+        loses={CLIP},
     ),
     Case(
         "clip_gradients: per-element loop, factor min(1, theta / norm), 0-d tensor (correct)",
@@ -360,6 +424,94 @@ def clip_gradients(params, theta):
 """
         },
         loses={CLIP},
+    ),
+    # ------------------------------------------------------------ train_step(model, X, Y, ...)
+    Case(
+        "train_step: clipping inline, detach_state, log_softmax loss, float(loss) (correct)",
+        replace={
+            "train_step": """
+def train_step(model, X, Y, state, optimizer, theta):
+    state = cu.rnn.detach_state(state)
+    logits, state = model(X, state)
+    logp = torch.log_softmax(logits, dim=-1)
+    loss = -logp.gather(2, Y.unsqueeze(-1)).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
+    if norm > theta:
+        for g in grads:
+            g.mul_(theta / norm)
+    optimizer.step()
+    return float(loss.detach()), state.detach()
+"""
+        },
+    ),
+    Case(
+        "train_step: the state it is given not detached",
+        replace={"train_step": _step("        state = state.detach()\n", "        pass\n")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: the new state returned attached",
+        replace={
+            "train_step": _step("return loss.item(), state.detach()", "return loss.item(), state")
+        },
+        loses={STEP},
+    ),
+    Case(
+        "train_step: no optimizer.zero_grad() (gradients add up)",
+        replace={"train_step": _step("    optimizer.zero_grad()\n", "")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: no clipping",
+        replace={"train_step": _step("    clip_gradients(list(model.parameters()), theta)\n", "")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: the state it is given dropped (model(X, None))",
+        replace={"train_step": _step("model(X, state)", "model(X, None)")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: the loss returned as a tensor",
+        replace={"train_step": _step("return loss.item(),", "return loss,")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: the summed loss instead of the mean",
+        replace={"train_step": _step("Y.reshape(-1))", "Y.reshape(-1), reduction='sum')")},
+        loses={STEP},
+    ),
+    Case(
+        "train_step: a hand-written SGD update instead of optimizer.step()",
+        replace={
+            "train_step": _step(
+                "    optimizer.step()\n",
+                "    with torch.no_grad():\n"
+                "        for p in model.parameters():\n"
+                "            p -= optimizer.param_groups[0]['lr'] * p.grad\n",
+            )
+        },
+        loses={STEP},
+        note="right for SGD; the hidden tests use Adam and momentum too",
+    ),
+    Case(
+        "train_step: a wrong clip_gradients costs clip_gradients only (no cascade)",
+        replace={"clip_gradients": _PER_TENSOR_CLIP},
+        loses={CLIP},
+    ),
+    Case(
+        "hostile: train_step clipping with torch.nn.utils.clip_grad_norm_",
+        replace={
+            "train_step": _step(
+                "clip_gradients(list(model.parameters()), theta)",
+                "torch.nn.utils.clip_grad_norm_(model.parameters(), theta)",
+            )
+        },
+        loses={STEP},
+        note="the lesson says to call your clip_gradients: torch's clipping is unavailable",
     ),
     # ------------------------------------------------------------ sample_next(logits, T, generator)
     Case(
@@ -485,6 +637,33 @@ def sample_next(logits, temperature, generator=None):
         loses={SAMPLE},
     ),
     Case(
+        "sample_next: the generator passed by position (it lands on `replacement`)",
+        replace={
+            "sample_next": """
+def sample_next(logits, temperature, generator=None):
+    if temperature < 0:
+        raise ValueError("temperature must be >= 0")
+    if temperature == 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator))
+"""
+        },
+        loses={SAMPLE},
+    ),
+    Case(
+        "hostile: pasting the visible test's stand-in _argmax_only as sample_next",
+        replace={
+            "sample_next": """
+def sample_next(logits, temperature, generator=None):
+    if temperature != 0:
+        raise AssertionError("predict: the visible tests decode at temperature 0 only")
+    return int(torch.as_tensor(logits).detach().reshape(-1).argmax())
+"""
+        },
+        loses={SAMPLE},
+    ),
+    Case(
         "sample_next: returns a tensor of shape (1,) instead of an int",
         replace={
             "sample_next": """
@@ -500,6 +679,17 @@ def sample_next(logits, temperature, generator=None):
         loses={SAMPLE},
     ),
     # ------------------------------------------------------------ predict(prefix, num_preds, ...)
+    Case(
+        "hostile: delegating predict to course_utils.generate.sample_text",
+        replace={
+            "predict": """
+def predict(prefix, num_preds, model, vocab, temperature=0.0, generator=None):
+    text = cu.generate.sample_text(model, vocab, prefix, num_preds, temperature, generator)
+    return text
+"""
+        },
+        loses={PREDICT},
+    ),
     Case(
         "predict: d2l style, the prefix read one character at a time (correct)",
         replace={

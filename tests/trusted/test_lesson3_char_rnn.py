@@ -1,0 +1,195 @@
+"""Lesson 3's trusted checks (grader/trusted/lessons/lesson3_char_rnn.py), run in-process.
+
+The instructor's solutions (exec'd from the source notebook's solution cells) pass every check
+for several seeds; right alternatives pass; each typical wrong answer fails exactly its own
+check, with a message that names the mistake; answers hard-coded for the visible examples fail;
+answers that delegate to a callable in ``DISABLE`` fail once those are disabled (as the sandbox
+does before any student code runs: emulated here with monkeypatch).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import course_utils
+import course_utils.data
+import course_utils.generate
+import course_utils.rnn
+import course_utils.train
+from grader.trusted.harness import outcomes_in_process
+from grader.trusted.lessons import lesson3_char_rnn as lesson
+from grader.trusted.spec import Check
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "source" / "lesson3_char_rnn" / lesson.NOTEBOOK
+
+PAIRS, ONEHOT, CLIP = "test_make_lm_pairs", "test_one_hot_inputs", "test_clip_gradients"
+STEP, SAMPLE, PREDICT = "test_train_step", "test_sample_next", "test_predict"
+
+
+def _cells():
+    return json.loads(SOURCE.read_text())["cells"]
+
+
+def solutions() -> dict:
+    """The instructor's functions, exec'd from the source notebook's solution cells, in the
+    namespace the setup cells give (torch, F, math, itertools, cu)."""
+    namespace = {"torch": torch, "F": F, "math": math, "itertools": itertools, "cu": course_utils}
+    for cell in _cells():
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
+    return namespace
+
+
+def with_answer(code: str) -> dict:
+    namespace = solutions()
+    exec(textwrap.dedent(code), namespace)
+    return namespace
+
+
+def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
+    out = {}
+    for check in lesson.checks(seed):
+        message = check.judge(outcomes_in_process(check.calls, namespace, seed))
+        if message is not None:
+            out[check.grade_id] = message
+    return out
+
+
+@pytest.fixture
+def disabled(monkeypatch):
+    """The DISABLE callables replaced by raising stubs, as in the sandbox."""
+    for dotted in lesson.DISABLE:
+        module_name, name = dotted.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+
+        def stub(*args, _name=dotted, **kwargs):
+            raise RuntimeError(f"{_name} is not available while your work is checked")
+
+        monkeypatch.setattr(module, name, stub)
+
+
+def test_one_check_per_autograded_cell_and_disabled_names_exist():
+    grade_cells = [
+        c["metadata"]["nbgrader"]["grade_id"]
+        for c in _cells()
+        if c["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    assert [check.grade_id for check in lesson.checks(0)] == grade_cells
+    assert all(isinstance(c, Check) and c.calls for c in lesson.checks(0))
+    for dotted in lesson.DISABLE:
+        module_name, name = dotted.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module_name), name)), dotted
+
+
+def test_inputs_follow_the_seed():
+    def fingerprint(seed):
+        return [repr(call.args)[:2000] for check in lesson.checks(seed) for call in check.calls]
+
+    assert fingerprint(3) == fingerprint(3)
+    assert fingerprint(3) != fingerprint(4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_instructor_solutions_pass_every_check(seed, disabled):
+    assert failing(solutions(), seed) == {}
+
+
+def catalogue_cases() -> list:
+    """Lesson 3's catalogue (tests/catalogue/lesson3_char_rnn.py): right, wrong, delegating and
+    pasted-helper answers, each with the test cells it must lose."""
+    return list(importlib.import_module("catalogue.lesson3_char_rnn").CASES)
+
+
+# Catalogue cases the trusted checks cannot judge as the in-kernel tests do, and why.
+IN_KERNEL_ONLY = {
+    # one call is one step on a fresh model: gradients start as None, zero_grad changes nothing
+    "train_step: no optimizer.zero_grad() (gradients add up)": "zero_grad",
+}
+# Cases that rebind torch functions in the process: only ever run in a kernel of their own.
+PROCESS_WIDE = {"hostile: per-tensor clipping, with torch.allclose and torch.equal rebound to pass"}
+
+
+def _case_params():
+    params = []
+    for case in catalogue_cases():
+        if case.name in PROCESS_WIDE:
+            continue
+        params.append(pytest.param(case, id=case.name))
+    return params
+
+
+@pytest.mark.parametrize("case", _case_params())
+def test_catalogue_cases_get_what_they_deserve(case, disabled):
+    """Each case is judged by the check(s) of the function(s) it replaces (no check calls
+    another exercise's function: predict and train_step get trusted stand-ins)."""
+    assert case.replace and set(case.replace) <= {"make_lm_pairs", "one_hot_inputs",
+        "clip_gradients", "train_step", "sample_next", "predict"}  # fmt: skip
+    namespace = solutions()
+    for source in case.replace.values():
+        exec(source, namespace)  # trusted test code: the catalogue's own answers
+    judged = {f"test_{name}" for name in case.replace}
+    got = {}
+    for check in lesson.checks(17):
+        if check.grade_id in judged:
+            message = check.judge(outcomes_in_process(check.calls, namespace, 17))
+            if message is not None:
+                got[check.grade_id] = message
+    want = set(case.loses) & judged
+    if case.name in IN_KERNEL_ONLY:
+        want = set()
+    assert set(got) == want, got
+    if case.name.startswith("hostile: delegating") or "clip_grad_norm_" in case.name:
+        assert all("not available" in message for message in got.values()), got
+
+
+HARD_CODED = {
+    PAIRS: """
+        def make_lm_pairs(corpus, num_steps):
+            rows = {6: (["machin"], ["achine"]), 3: (["the", " ti", "me ", "mac", "hin"],
+                                                     ["he ", "tim", "e m", "ach", "ine"])}
+            xs, ys = rows.get(num_steps, (["the"], ["he "]))
+            enc = course_utils.data.load_corpus(max_tokens=1)[1].encode
+            return torch.tensor([enc(w) for w in xs]), torch.tensor([enc(w) for w in ys])
+    """,
+    STEP: """
+        def train_step(model, X, Y, state, optimizer, theta):
+            return 1.72928, torch.tensor([-0.21075, -0.23402])
+    """,
+    CLIP: """
+        def clip_gradients(params, theta):
+            return 5.0
+    """,
+}
+
+
+@pytest.mark.parametrize("grade_id", sorted(HARD_CODED))
+def test_answers_hard_coded_for_the_visible_examples_fail(grade_id, disabled):
+    namespace = with_answer(HARD_CODED[grade_id])
+    namespace["course_utils"] = course_utils
+    assert set(failing(namespace, seed=11)) == {grade_id}
+
+
+def test_delegating_answers_are_right_when_nothing_is_disabled():
+    """So the delegating cases lose their cell because of DISABLE, not because they are wrong."""
+    delegating = [c for c in catalogue_cases() if c.name.startswith("hostile: delegating")]
+    delegating += [c for c in catalogue_cases() if "clip_grad_norm_" in c.name]
+    assert len(delegating) >= 4
+    for case in delegating:
+        namespace = solutions()
+        for source in case.replace.values():
+            exec(source, namespace)
+        judged = {f"test_{name}" for name in case.replace}
+        for check in lesson.checks(19):
+            if check.grade_id in judged:
+                outcomes = outcomes_in_process(check.calls, namespace, 19)
+                assert check.judge(outcomes) is None, case.name
