@@ -49,7 +49,8 @@ a per-student, per-exercise table. A student's code failing, or their kernel dyi
 ("student bob: kernel died (os._exit? a crash?) - not scored, needs manual review"), is reported
 but is not a failure of the command: the exit status is 0. It exits 1 only when grading itself
 failed: no ``nbgrader_config.py``, no gradebook or an unwritable one, the assignment not generated,
-no submissions, the instructor's notebook losing points, or a worker process that cannot start.
+no submissions, the instructor's notebook losing points, a worker process that cannot start, or
+a sandbox that cannot start.
 
 Statuses (the ``status`` column of the CSV):
 
@@ -63,6 +64,19 @@ Statuses (the ``status`` column of the CSV):
     timeout           over the wall-clock limit (killed), or a cell past the per-cell limit whose
                       kernel ignored the interrupt: not scored, needs manual review
     error             nbgrader failed on this submission: not scored, needs manual review
+    memory-limit      hit a limit of the sandbox (below): the cells that hit it score 0, the
+    processes-limit   rest is graded; if the kernel died of it or stopped answering, the
+    file-size-limit   notebook is not scored (needs manual review) and the message says so
+    cpu-time-limit
+
+The sandbox: every kernel a worker starts runs in bubblewrap (:mod:`grader.sandbox`), whatever
+the course's config says: it sees the Python environment, ``course_utils`` and the corpus
+read-only and a scratch copy of the submission's folder read-write; not the course (gradebook,
+``source/``, other students), not the home folder, not the host's ``/tmp``, no network; limits
+on memory, processes, file size and CPU time; nothing it starts outlives it. If bubblewrap cannot
+start, the command stops before grading with what to install (exit 1).
+``--unsafe-no-sandbox`` grades with ordinary kernels instead, and then every progress line, table
+line and CSV row says ``UNSANDBOXED``.
 """
 
 from grader.grade_class.cli import main
