@@ -2,13 +2,18 @@
 (source/lesson2_concat/concat_equivalence.ipynb).
 
 Solution cells (grade_id): preactivation_separate, preactivation_concat, split_weights,
-to_torch_rnn. Autograded test cells: test_preactivation_separate (2 points),
-test_preactivation_concat (2), test_preactivation_concat_one_product (1: watches the matrix
-products torch runs and wants one over num_inputs + num_hiddens), test_split_weights (2),
-test_to_torch_rnn (3). No test cell calls another graded function, so a mistake costs points only
+to_torch_rnn. Autograded test cells: test_preactivation_separate (1 point),
+test_preactivation_concat (1), test_preactivation_concat_one_product (1: watches the matrix
+products torch runs and wants one over num_inputs + num_hiddens), test_split_weights (1),
+test_to_torch_rnn (2). No test cell calls another graded function, so a mistake costs points only
 in its own function's cells; a preactivation_concat that raises loses both of its cells.
 
 The notebook's imports cell provides torch and nn (from torch) to every solution below.
+
+The last section holds the lesson's hostile cases: a helper pasted from a visible test cell, an
+answer hard-coded for the visible example, frame peeking for the hidden tests' expected values,
+and delegating to course_utils. Each must get what its code deserves, in the kernel and (once the
+trusted checks grade the class) in grader/trusted/lessons/lesson2_concat.py.
 """
 
 from __future__ import annotations
@@ -228,6 +233,24 @@ def preactivation_concat(X, H, W_xh, W_hh):
         },
         loses={ONE},
     ),
+    Case(
+        "preactivation_concat: one batched product over zero-padded stacks (not over d + h)",
+        replace={
+            "preactivation_concat": """
+def preactivation_concat(X, H, W_xh, W_hh):
+    d, h = W_xh.shape
+    k = max(d, h)
+    A = X.new_zeros(2, X.shape[0], k)
+    A[0, :, :d], A[1, :, :h] = X, H
+    W = W_xh.new_zeros(2, k, h)
+    W[0, :d], W[1, :h] = W_xh, W_hh
+    return torch.bmm(A, W).sum(dim=0)
+"""
+        },
+        loses={ONE},
+        note="right values and a single bmm: the trusted op count (which sees no shapes) lets it "
+        "through, the in-kernel test sees the inner size max(d, h) and takes the point",
+    ),
     # ------------------------------------------------- split_weights(W, num_inputs)
     Case(
         "split_weights: torch.split with sizes (correct)",
@@ -443,5 +466,104 @@ def to_torch_rnn(W_xh, W_hh, b_h):
 """
         },
         loses={RNN},
+    ),
+    # ------------------------------------------------- hostile content
+    Case(
+        "hostile: the visible test cell's call_concat pasted as the answer",
+        replace={
+            "preactivation_concat": """
+def preactivation_concat(X, H, W_xh, W_hh):
+    \"\"\"Calls your function and turns a shape error into an explanation.\"\"\"
+    try:
+        return preactivation_separate(X, H, W_xh, W_hh)
+    except RuntimeError as err:
+        raise AssertionError(f"preactivation_concat raised RuntimeError: {err}") from None
+"""
+        },
+        loses={ONE},
+        note="the helper only calls a student's function; pointed at preactivation_separate it "
+        "gives the right values with two products. (Pasted verbatim it calls itself: the "
+        "recursion's 1000-frame tracebacks took IPython 31 s per cell to format, and the "
+        "submission timed out, every cell unscored.)",
+    ),
+    Case(
+        "hostile: preactivation_separate hard-coded to the visible worked example",
+        replace={
+            "preactivation_separate": """
+def preactivation_separate(X, H, W_xh, W_hh):
+    return torch.tensor([[5.0, 0.0], [1.0, 3.0]])
+"""
+        },
+        loses={SEP},
+    ),
+    Case(
+        "hostile: preactivation_separate returns the caller's expected value (frame peeking)",
+        replace={
+            "preactivation_separate": """
+import sys
+
+
+def preactivation_separate(X, H, W_xh, W_hh):
+    frame = sys._getframe(1)
+    while frame is not None:
+        for name in ("expected", "want", "_want"):
+            if name in frame.f_locals:
+                return frame.f_locals[name]
+        frame = frame.f_back
+    return torch.zeros(X.shape[0], W_hh.shape[1])
+"""
+        },
+        loses={SEP},
+        note="the hidden tests call first and compute the reference afterwards: nothing to find",
+    ),
+    Case(
+        "hostile: to_torch_rnn returns an nn.RNN subclass whose forward peeks at the caller",
+        replace={
+            "to_torch_rnn": """
+import sys
+
+
+class PeekingRNN(nn.RNN):
+    def forward(self, inputs, hx=None):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if "expected" in frame.f_locals:
+                want = frame.f_locals["expected"]
+                return want, want[-1:]
+            frame = frame.f_back
+        return super().forward(inputs, hx)
+
+
+def to_torch_rnn(W_xh, W_hh, b_h):
+    rnn = PeekingRNN(W_xh.shape[0], W_xh.shape[1])
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(W_xh.T)
+        rnn.weight_hh_l0.copy_(W_hh)  # the square one left untransposed
+        rnn.bias_ih_l0.copy_(b_h)
+        rnn.bias_hh_l0.zero_()
+    return rnn
+"""
+        },
+        loses={RNN},
+    ),
+    Case(
+        "hostile: to_torch_rnn delegated to course_utils (RNNScratch.to_torch)",
+        replace={
+            "to_torch_rnn": """
+from course_utils.rnn import RNNScratch
+
+
+def to_torch_rnn(W_xh, W_hh, b_h):
+    scratch = RNNScratch(W_xh.shape[0], W_xh.shape[1])
+    with torch.no_grad():
+        scratch.W_xh.copy_(W_xh)
+        scratch.W_hh.copy_(W_hh)
+        scratch.b_h.copy_(b_h)
+    return scratch.to_torch()
+"""
+        },
+        loses={RNN},
+        note="course_utils no longer converts scratch weights into an nn.RNN (that is the "
+        "exercise), so the call fails in the kernel and in the trusted check alike",
     ),
 ]
