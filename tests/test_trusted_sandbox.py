@@ -149,3 +149,15 @@ def test_a_memory_bomb_is_stopped_by_the_limit_and_only_its_own_cell_fails(sourc
     assert "not defined" in verdicts["test_spin"].message
     assert any("MemoryError" in n for n in verdicts["test_spin"].notes)
     assert verdicts["test_double"].passed and verdicts["test_mean"].passed
+
+
+def test_a_cell_that_swallows_its_time_limit_is_ended_by_the_watchdog(source, tmp_path):
+    stuck = (
+        "def spin(k):\n    return k + 1\n"
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass"
+    )
+    verdicts = check(source, tmp_path, {"spin_answer": stuck}, cell_timeout=3.0)
+    assert not any(v.passed for v in verdicts.values())  # no call could run after it
+    assert "not run (solution cell 4 never finished)" in verdicts["test_double"].message
+    assert any("solution cell 4 raised Timeout" in n for n in verdicts["test_double"].notes)
