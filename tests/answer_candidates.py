@@ -78,20 +78,20 @@ def exercise_signatures(notebook: Path) -> dict[str, inspect.Signature]:
 
 def name_mapping(params: list[inspect.Parameter], exercise: inspect.Signature, taken=()):
     """How to fill ``params`` from the exercise's arguments: ``{param: exercise arg}``, by name
-    first, then the remaining required params from the unused arguments in order. None when a
-    required parameter stays empty or when no name matches at all."""
+    first, then the other positional params, in order, from the unused arguments in order. None
+    when a required parameter stays empty or when no name matches at all."""
     names = list(exercise.parameters)
     mapping = {p.name: p.name for p in params if p.name in names}
     if not mapping and not taken:
         return None
     unused = [n for n in names if n not in mapping.values() and n not in taken]
     for p in params:
-        if p.name in mapping:
+        if p.name in mapping or p.kind not in POSITIONAL:
             continue
-        if p.default is p.empty and p.kind in POSITIONAL:
-            if not unused:
-                return None
+        if unused:  # optional ones too: RNNScratch.forward's state gets rnn_forward's H0
             mapping[p.name] = unused.pop(0)
+        elif p.default is p.empty:
+            return None
     return mapping
 
 
@@ -110,7 +110,7 @@ class Candidate:
 
 def release_helpers(release_dir: Path) -> list[Candidate]:
     """Every function defined in a test cell (autograded, locked) of every release notebook."""
-    out = []
+    out, seen = [], set()
     for path in sorted(release_dir.glob("*/*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         codes = [c for c in cells if c["cell_type"] == "code"]
@@ -129,7 +129,8 @@ def release_helpers(release_dir: Path) -> list[Candidate]:
                 continue
             ns = _exec_helpers(imports, _parse(cell), defs)
             for node in defs:
-                if node.name in ns:
+                if node.name in ns and ast.dump(node) not in seen:  # the same helper once
+                    seen.add(ast.dump(node))
                     label = f"{path.parent.name} {meta['grade_id']}: {node.name}"
                     out.append(Candidate(label, (lambda f=ns[node.name]: f)))
     return out
