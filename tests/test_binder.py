@@ -31,7 +31,7 @@ def read_pins(path: Path) -> dict[str, str]:
         line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*==\s*([^\s;]+)", line)
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[A-Za-z0-9_,.\-]+\])?\s*==\s*([^\s;]+)", line)
         assert match, f"{path.name}: '{raw}' is not an exact pin 'name==version'"
         name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
         assert name not in pins, f"{path.name}: {name} is pinned twice"
