@@ -21,7 +21,13 @@ import math
 import torch
 
 from grader.trusted.lessons._lesson3_common import error_message, randint
-from grader.trusted.lessons._lesson3_step import CHAR_RNN, SCRATCH, _forward, _weights
+from grader.trusted.lessons._lesson3_step import (
+    CHAR_RNN,
+    NAMES,
+    SCRATCH,
+    draw_weights,
+    reference_forward,
+)
 from grader.trusted.spec import Call, Check, Generator, Model, Outcome, VocabOf
 
 # --------------------------------------------------------------------------- sample_next
@@ -213,12 +219,14 @@ def _generate(case: dict, seed: int | None) -> str:
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     with torch.no_grad():
         X = torch.tensor([[index[ch] for ch in case["prefix"]]])
-        logits, state = _forward(case["kind"], case["weights"], X, None)
+        logits, state = reference_forward(case["kind"], case["weights"], X, None)
         out = []
         for _ in range(case["n"]):
             i = _reference_draw(logits[0, -1], case["t"], generator)
             out.append(tokens[i])
-            logits, state = _forward(case["kind"], case["weights"], torch.tensor([[i]]), state)
+            logits, state = reference_forward(
+                case["kind"], case["weights"], torch.tensor([[i]]), state
+            )
     return case["prefix"] + "".join(out)
 
 
@@ -241,7 +249,7 @@ def _predict_cases(gen: torch.Generator) -> list[dict]:
         picks = torch.randint(1, len(alphabet), (randint(gen, 1, 6),), generator=gen)
         prefix = "".join(alphabet[i] for i in picks)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen)) if with_seed else None
-        weights = _weights(kind, V, H, 4, 1.0, gen)
+        weights = draw_weights(kind, V, H, 4, 1.0, gen)
         # '<unk>' is never predicted: a generated '<unk>' would be five characters of text,
         # which answers that re-encode their own output would read differently
         weights["b_q" if kind == "scratch" else "output.bias"][idx_to_token.index("<unk>")] = -30.0
@@ -287,7 +295,7 @@ def predict_check(gen: torch.Generator, sample_next_source: str) -> Check:
         for case, out in zip(cases, outcomes, strict=True):
             what = (
                 f"prefix {case['prefix']!r}, {case['n']} characters, temperature "
-                f"{case['t']}, a {case['kind']} model"
+                f"{case['t']}, {NAMES[case['kind']]}"
             )
             message = error_message("predict", out, what)
             if message:

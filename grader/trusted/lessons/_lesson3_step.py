@@ -28,9 +28,11 @@ from grader.trusted.spec import Attached, Call, Check, Model, ModuleData, Optimi
 
 CHAR_RNN = "course_utils.rnn.CharRNN"
 SCRATCH = "course_utils.rnn.CharRNNScratch"
+NAMES = {"onehot": "a one-hot CharRNN", "embedding": "a CharRNN with an embedding",
+         "scratch": "a CharRNNScratch"}  # fmt: skip
 
 
-def _weights(kind: str, V: int, H: int, E: int, scale: float, gen) -> dict[str, torch.Tensor]:
+def draw_weights(kind: str, V: int, H: int, E: int, scale: float, gen) -> dict[str, torch.Tensor]:
     """A state_dict for the trusted model ``kind``, entries ~ N(0, scale^2)."""
 
     def draw(*shape):
@@ -61,7 +63,7 @@ def _weights(kind: str, V: int, H: int, E: int, scale: float, gen) -> dict[str, 
     return sd
 
 
-def _forward(kind: str, P: dict, X: torch.Tensor, state):
+def reference_forward(kind: str, P: dict, X: torch.Tensor, state):
     """Our forward pass: logits (B, T, V) and the last state ((B, H) scratch, (1, B, H) else)."""
     B, T = X.shape
     if kind == "scratch":
@@ -96,7 +98,7 @@ def _reference_step(case: dict, clip: str = "global", use_state: bool = True):
     name, kwargs = case["optimizer"]
     opt = getattr(torch.optim, name)(list(P.values()), **kwargs)
     state = case["state"] if use_state else None
-    logits, new_state = _forward(case["kind"], P, case["X"], state)
+    logits, new_state = reference_forward(case["kind"], P, case["X"], state)
     V = logits.shape[-1]
     loss = F.cross_entropy(logits.reshape(-1, V), case["Y"].reshape(-1))
     loss.backward()
@@ -135,7 +137,7 @@ def _cases(gen: torch.Generator) -> list[dict]:
                 V=V,
                 H=H,
                 E=E,
-                weights=_weights(kind, V, H, E, scale, gen),
+                weights=draw_weights(kind, V, H, E, scale, gen),
                 X=torch.randint(0, V, (B, T), generator=gen),
                 Y=torch.randint(0, V, (B, T), generator=gen),
                 state=state,
@@ -177,7 +179,7 @@ def _judge_one(case: dict, out: Outcome) -> str | None:
     B, T = case["X"].shape
     carried = "None" if case["state"] is None else "carried from a previous batch"
     theta = case["theta"]
-    what = f"a {case['kind']} model, {name}, X of shape {(B, T)}, theta={theta}, state {carried}"
+    what = f"{NAMES[case['kind']]}, {name}, X of shape {(B, T)}, theta={theta}, state {carried}"
     message = error_message("train_step", out, what)
     if message:
         if "second time" in (out.error or ""):
