@@ -31,11 +31,11 @@ help:
 
 setup: $(VENV)/.course-installed
 
-$(VENV)/.course-installed: requirements.txt pyproject.toml
+$(VENV)/.course-installed: requirements.txt requirements-grading.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed: sudo apt-get install python3 python3-venv"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "venv failed: sudo apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-grading.txt
 	@# d2l 1.0.3 pins numpy==1.23.5 and friends, which break everything above: no dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps d2l==1.0.3
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
