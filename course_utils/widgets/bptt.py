@@ -211,15 +211,13 @@ class _NormPicture(LivePicture):
         self.ax.yaxis.set_minor_locator(NullLocator())  # many decades: keep redraws cheap
         self.ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))  # no mathtext: faster
         self.ax.axhline(1.0, color="0.5", lw=0.8)
-        (self.norms,) = self.ax.plot([], [], "-", color="tab:red", lw=1.8,
-                                     label="your state_jacobian_norms")  # fmt: skip
-        (self.linear,) = self.ax.plot([], [], "--", color="tab:blue", lw=1.0,
-                                      label="scale**k (tanh linear, no saturation)")  # fmt: skip
+        # No legend and no title: text is most of the drawing time; the readout says what is what.
+        (self.norms,) = self.ax.plot([], [], "-", color="tab:red", lw=1.8)
+        (self.linear,) = self.ax.plot([], [], "--", color="tab:blue", lw=1.0)
         self.ax.set_xlabel("k: steps back from H_T")
         self.ax.set_ylabel("||dH_T / dH_(T-k)||")
-        self.ax.legend(loc="lower left", fontsize=8)
 
-    def update(self, norms: list[float], scale: float, title: str) -> None:
+    def update(self, norms: list[float], scale: float) -> None:
         k = list(range(1, len(norms) + 1))
         points = [(i, v) for i, v in zip(k, norms, strict=True) if 0 < v < math.inf]
         self.norms.set_data([i for i, _ in points], [v for _, v in points])
@@ -229,13 +227,13 @@ class _NormPicture(LivePicture):
         lo, hi = max(min(every), 1e-300), max(every)
         self.ax.set_xlim(0.5, len(norms) + 0.5)
         self.ax.set_ylim(lo / 3, hi * 3)
-        self.ax.set_title(title, fontsize=10)
 
 
 def _readout(norms: list[float], scale: float, ms: float) -> str:
     last = norms[-1]
     verdict = "vanishes" if last < 1e-3 else "explodes" if last > 1e3 else "survives"
     return (
+        "red: your state_jacobian_norms; dashed blue: scale**k (tanh linear, no saturation)\n"
         f"||dH_T/dH_0|| = {last:.3g} after {len(norms)} steps "
         f"(scale**T = {scale ** len(norms):.3g}): the gradient {verdict}.  Callback {ms:.0f} ms."
     )
@@ -275,8 +273,7 @@ def bptt_slider(state_jacobian_norms: NormsFn, num_hiddens: int = 32, seed: int 
             print(f"state_jacobian_norms returned {got}; expected a tensor of shape ({num_steps},)")
             return None
         values = [float(v) for v in norms.detach().double().tolist()]
-        title = f"scale {scale:.2f}, {num_steps} steps, input strength {input_scale:.1f}"
-        picture.update(values, float(scale), title)
+        picture.update(values, float(scale))
         picture.show()
         timings.append(time.perf_counter() - start)
         print(_readout(values, float(scale), 1000 * timings[-1]))
