@@ -69,7 +69,7 @@ format: setup-dev
 	$(BIN)/ruff format .
 
 test: setup-dev lint
-	$(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov=grader --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/run.py --quick
 
 release: setup
