@@ -130,6 +130,15 @@ WRONG = [
     """,
     ),
     (
+        "ngram: base and exponent swapped (a huge int)",
+        "test_ngram_table_size",
+        "wrong size",
+        """
+        def ngram_table_size(vocab_size, n):
+            return n**vocab_size
+    """,
+    ),
+    (
         "ngram: float",
         "test_ngram_table_size",
         "exact Python int",

@@ -88,9 +88,11 @@ def _untouched(fn: str, outcome: Outcome, originals, names) -> str | None:
 
 
 def _ngram_check(gen: torch.Generator) -> Check:
-    cases = [(1, _draw(gen, 2, 9)), (_draw(gen, 2, 50), 1), (10_000 + _draw(gen, 0, 99), 6)]
+    cases = [(1, _draw(gen, 2, 9)), (_draw(gen, 2, 50), 1)]
     cases += [(_draw(gen, 2, 3000), _draw(gen, 1, 8)) for _ in range(8)]
-    cases += [(_draw(gen, 20, 60), _draw(gen, 12, 20))]  # far beyond 64 bits
+    # An odd |V|**n above 2**53 is not a float: int(math.pow(...)) and 1.0 * ... are never exact.
+    # (Bases stay small enough that the swapped n**vocab_size still fits the wire's int limit.)
+    cases += [(2 * _draw(gen, 12, 30) + 1, _draw(gen, 13, 20))]
     calls = [Call("ngram_table_size", args=case) for case in cases]
 
     def judge(outcomes: list[Outcome]) -> str | None:
