@@ -2,8 +2,10 @@
 
 They are applied to one lesson, ``ASSIGNMENT`` (lesson 1): its solution cells (grade_id) are
 ngram_table_size, rnn_param_count, rnn_step, rnn_forward, answer_hidden_state; its autograded test
-cells test_ngram_table_size, test_rnn_param_count, test_rnn_step, test_rnn_forward (which also
-calls the student's rnn_step), test_answer_hidden_state.
+cells test_ngram_table_size, test_rnn_param_count, test_rnn_step, test_rnn_forward,
+test_answer_hidden_state. A wrong rnn_step costs test_rnn_step only: rnn_forward is graded with a
+reference step swapped in (its hidden tests and its trusted check), so each faked comparison below
+must lose exactly test_rnn_step.
 
 ``HostileCase`` extends the catalogue's ``Case`` with what these need; the driver
 (tests/test_catalogue.py) reads the extra fields with ``getattr`` so plain cases keep working:
@@ -45,7 +47,7 @@ from . import Case
 
 ASSIGNMENT = "lesson1_hidden_state"
 
-STEP_AND_FORWARD = {"test_rnn_step", "test_rnn_forward"}
+STEP_ONLY = {"test_rnn_step"}
 
 
 @dataclass(frozen=True)
@@ -122,39 +124,39 @@ def rnn_param_count(num_inputs, num_hiddens, num_outputs):
         "hostile: test cell deleted, answer wrong",
         replace={"rnn_step": WRONG_STEP},
         delete_cells={"test_rnn_step"},
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: test cell emptied, answer wrong",
         replace={"rnn_step": WRONG_STEP},
         edit_cells={"test_rnn_step": "pass\n", "test_rnn_forward": "print('all good')\n"},
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     # ------------------------------------------------------------------ faked comparisons
     HostileCase(
         "hostile: torch.allclose always True, answer wrong",
         replace=faked("import torch\n\ntorch.allclose = lambda *a, **k: True"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: torch.testing.assert_close does nothing, answer wrong",
         replace=faked("import torch\n\ntorch.testing.assert_close = lambda *a, **k: None"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: numpy.allclose always True, answer wrong",
         replace=faked("import numpy\n\nnumpy.allclose = lambda *a, **k: True"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: math.isclose always True, answer wrong",
         replace=faked("import math\n\nmath.isclose = lambda *a, **k: True"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: builtins.abs always 0, answer wrong",
         replace=faked("import builtins\n\nbuiltins.abs = lambda *a, **k: 0"),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     HostileCase(
         "hostile: every comparison faked at once, answer wrong",
@@ -173,7 +175,7 @@ math.isclose = lambda *a, **k: True
 builtins.abs = lambda *a, **k: 0
 """
         ),
-        loses=STEP_AND_FORWARD,
+        loses=STEP_ONLY,
     ),
     # ------------------------------------------------------------------ harmless noise
     HostileCase(
