@@ -161,3 +161,12 @@ def test_a_cell_that_swallows_its_time_limit_is_ended_by_the_watchdog(source, tm
     assert not any(v.passed for v in verdicts.values())  # no call could run after it
     assert "not run (solution cell 4 never finished)" in verdicts["test_double"].message
     assert any("solution cell 4 raised Timeout" in n for n in verdicts["test_double"].notes)
+
+
+def test_a_result_that_cannot_be_sent_back_fails_its_own_check_only(source, tmp_path):
+    # 10**5000 has more digits than Python writes as text: it once crashed the whole run
+    verdicts = check(source, tmp_path, {"double_answer": "def double(x):\n    return 10**5000"})
+    assert verdicts["test_double"].message == (
+        "double raised the result could not be sent back: int with more than 4300 digits"
+    )
+    assert all(verdicts[k].passed for k in ("test_mean", "test_doubler", "test_spin"))

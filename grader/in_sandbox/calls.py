@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import json
 import math
 import random
 import signal
@@ -240,10 +241,12 @@ def make_calls(
     order = [i for i, c in enumerate(calls) if not c.get("swap")]
     order += [i for i, c in enumerate(calls) if c.get("swap")]
     records: list = [None] * len(calls)
+    # what all the calls may send back together (room left for the cell log)
+    budget = {"json": wire.MAX_JSON_BYTES - 2**20, "tensors": wire.MAX_TENSOR_BYTES - 2**20}
     for index in order:
         if before_call is not None:
             before_call()
-        records[index] = make_call(calls[index], tensors, namespace, trusted, out_tensors)
+        records[index] = make_call(calls[index], tensors, namespace, trusted, out_tensors, budget)
         progress.append((index, records[index]))
     return records
 
@@ -254,21 +257,64 @@ def empty_record(error: str | None = None) -> dict:
     return {"value": None, "error": error, **{k: [] for k in keys}}
 
 
-def make_call(call: dict, tensors: dict, namespace: dict, trusted: dict, out_tensors: dict) -> dict:
-    """One outcome record (see the module docstring)."""
+def make_call(
+    call: dict,
+    tensors: dict,
+    namespace: dict,
+    trusted: dict,
+    out_tensors: dict,
+    budget: dict | None = None,
+) -> dict:
+    """One outcome record (see the module docstring). A result that cannot go back as plain
+    data (an int over Python's digit limit, a tensor or record over the per-call caps, more
+    than ``budget`` has left, an encoding that raised) fails this call only, with an error
+    saying "the result could not be sent back: ..."."""
     record = empty_record()
     name = call["fn"]
+    before = set(out_tensors)
     saved = _swap_in(call.get("swap") or {}, namespace, trusted)
     try:
         with time_limit(float(call.get("timeout", 20.0)), name):
             _call_and_describe(call, tensors, namespace, trusted, record, out_tensors)
+            _check_size(record, out_tensors, before, budget)
     except BaseException as err:  # noqa: BLE001 - anything the call raises is its outcome
         if type(err) is KeyboardInterrupt:
             raise
-        record.update(value=None, error=error_text(err), after=[], leaf_grads=[], info=[])
+        for key in set(out_tensors) - before:  # this call's tensors do not go back
+            del out_tensors[key]
+        text = error_text(err)
+        if type(err) is wire.Unsendable:
+            text = f"the result could not be sent back: {err.args[0]}"[:2000]
+        record = empty_record(text)
     finally:
         _swap_out(saved, namespace)
     return record
+
+
+def _check_size(record: dict, out_tensors: dict, before: set, budget: dict | None) -> None:
+    """Raise :class:`wire.Unsendable` when the record cannot be written as JSON or is over the
+    per-call caps or the run's remaining ``budget`` (taken from it when it fits)."""
+    try:
+        size = len(json.dumps(record, allow_nan=False, separators=(",", ":")).encode())
+    except (ValueError, TypeError, RecursionError) as err:
+        raise wire.Unsendable(f"not plain data ({type(err).__name__}: {err})"[:300]) from None
+    tensor_bytes = sum(
+        out_tensors[k].nelement() * out_tensors[k].element_size() for k in set(out_tensors) - before
+    )
+    mib = 2**20
+    if size > wire.MAX_CALL_JSON_BYTES:
+        limit = wire.MAX_CALL_JSON_BYTES // mib
+        raise wire.Unsendable(f"{size / mib:.1f} MiB of values (at most {limit} MiB come back)")
+    if tensor_bytes > wire.MAX_CALL_TENSOR_BYTES:
+        limit = wire.MAX_CALL_TENSOR_BYTES // mib
+        raise wire.Unsendable(
+            f"{tensor_bytes / mib:.0f} MiB of tensors (at most {limit} MiB come back)"
+        )
+    if budget is not None:
+        if size > budget["json"] or tensor_bytes > budget["tensors"]:
+            raise wire.Unsendable("the calls before it already sent back all the room allows")
+        budget["json"] -= size
+        budget["tensors"] -= tensor_bytes
 
 
 def _call_and_describe(call, tensors, namespace, trusted, record, out_tensors):
@@ -290,17 +336,22 @@ def _call_and_describe(call, tensors, namespace, trusted, record, out_tensors):
         value = namespace[name](*args, **kwargs)
     known = trusted.get("known_modules")
     notes: list[str] = []
-    with torch._C.DisableTorchFunction():
-        encoder = wire.Encoder(known_modules=known, tensors=out_tensors, notes=notes)
-        if call.get("tensor_info"):
-            encoder.info = {}
-        record["value"] = encoder.encode(value)
-        if encoder.info is not None:
-            record["info"] = sorted(encoder.info.items())
-        observer = wire.Encoder(_param_view(built), known, tensors=out_tensors, notes=notes)
-        for pos in call.get("observe", []):
-            if 0 <= pos < len(args):
-                record["after"].append([pos, observer.encode(args[pos], f"arg {pos}")])
+    try:
+        with torch._C.DisableTorchFunction():
+            encoder = wire.Encoder(known_modules=known, tensors=out_tensors, notes=notes)
+            if call.get("tensor_info"):
+                encoder.info = {}
+            record["value"] = encoder.encode(value)
+            if encoder.info is not None:
+                record["info"] = sorted(encoder.info.items())
+            observer = wire.Encoder(_param_view(built), known, tensors=out_tensors, notes=notes)
+            for pos in call.get("observe", []):
+                if 0 <= pos < len(args):
+                    record["after"].append([pos, observer.encode(args[pos], f"arg {pos}")])
+    except (wire.Unsendable, CallTimeout, KeyboardInterrupt):
+        raise
+    except BaseException as err:  # noqa: BLE001 - reading a hostile value may raise anything
+        raise wire.Unsendable(f"reading it raised {error_text(err)}") from None
     reached = _leaf_grads(value, built, trusted["grad"])
     record["leaf_grads"] = [[pos, flag] for pos, flag in reached]
     record["notes"] = list(dict.fromkeys(notes))

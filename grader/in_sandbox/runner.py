@@ -115,11 +115,30 @@ def _write(workdir: Path, state: dict, records: list, out_tensors: dict) -> None
             "seconds": round(time.monotonic() - state["started"], 3),
             "timing": state["timing"],
         }
-        json_bytes, tensor_bytes = wire.dump(tree, out_tensors)
+        try:
+            json_bytes, tensor_bytes = wire.dump(tree, out_tensors)
+        except (ValueError, TypeError, RecursionError) as err:  # make_call checks each record:
+            # this is a last resort, so that one bad record never costs the other calls
+            tree["outcomes"] = [_sendable(record, err) for record in records]
+            json_bytes, tensor_bytes = wire.dump(tree, out_tensors)
         (workdir / "result.safetensors").write_bytes(tensor_bytes)
         tmp = workdir / "result.json.tmp"
         tmp.write_bytes(json_bytes)
         os.replace(tmp, workdir / "result.json")
+
+
+def _sendable(record, err: BaseException):
+    """``record`` when it can be written as JSON, else an error record naming ``err``."""
+    import json
+
+    import calls
+
+    try:
+        json.dumps(record, allow_nan=False)
+        return record
+    except (ValueError, TypeError, RecursionError):
+        reason = f"{type(err).__name__}: {err}"[:300]
+        return calls.empty_record(f"the result could not be sent back: {reason}")
 
 
 def _watchdog(workdir: Path, request: dict, state: dict) -> None:

@@ -29,6 +29,9 @@ MAX_DEPTH = 40  # deeper values come back as Unsupported
 MAX_ITEMS = 200_000  # values with more elements in all come back as Unsupported
 MAX_JSON_BYTES = 64 * 2**20
 MAX_TENSOR_BYTES = 1024 * 2**20
+# one call's result: over these it fails that call only ("could not be sent back")
+MAX_CALL_JSON_BYTES = 8 * 2**20
+MAX_CALL_TENSOR_BYTES = 256 * 2**20
 
 RNN_CONFIG = (
     "input_size",
@@ -44,6 +47,32 @@ RNN_CONFIG = (
 
 class WireError(ValueError):
     """The data read back is not what this module writes (forged or cut off)."""
+
+
+class Unsendable(ValueError):
+    """A value that cannot go back as plain data (its message says why); the call that
+    returned it fails, the other calls and the run go on."""
+
+
+def int_max_digits() -> int:
+    """Python's limit on the digits of an int turned into text (0: no limit)."""
+    import sys
+
+    get = getattr(sys, "get_int_max_str_digits", None)
+    return get() if get is not None else 0
+
+
+def check_int(value: int) -> int:
+    """``value`` when JSON can write it; raises :class:`Unsendable` for an int over Python's
+    str-digit limit (JSON writes ints as text). Decided from the bit length, never by trying."""
+    limit = int_max_digits()
+    # digits of an n-bit number are at most ceil(n * log10(2)) <= n * 0.30103 + 1
+    if limit and int.bit_length(value) * 0.30103 + 1 > limit:
+        try:
+            int.__repr__(value)  # near the limit: raises ValueError exactly when over
+        except ValueError:
+            raise Unsendable(f"int with more than {limit} digits") from None
+    return value
 
 
 def type_name(obj) -> str:
@@ -104,6 +133,17 @@ class Encoder:
                     bool(base.is_leaf.__get__(value)),
                 ]
         try:
+            with torch._C.DisableTorchFunction():
+                base = torch.Tensor.as_subclass(value, torch.Tensor)
+                nbytes = torch.Tensor.nelement(base) * torch.Tensor.element_size(base)
+        except (TypeError, RuntimeError):
+            nbytes = 0  # not plain data: plain_tensor below says so
+        if nbytes > MAX_CALL_TENSOR_BYTES:
+            raise Unsendable(
+                f"tensor{where} of {nbytes / 2**20:.0f} MiB (at most "
+                f"{MAX_CALL_TENSOR_BYTES // 2**20} MiB come back)"
+            )
+        try:
             plain = plain_tensor(value)
         except TypeError as err:
             self.notes.append(f"returned a tensor that is not plain data{where}: {err}")
@@ -126,7 +166,7 @@ class Encoder:
         if value is None or cls is bool or cls is str:
             return value
         if cls is int:
-            return value
+            return check_int(value)
         if cls is float:
             return value if math.isfinite(value) else {"$float": repr(value)}
         if self.hook is not None:
@@ -140,7 +180,7 @@ class Encoder:
         if issubclass(cls, bool):
             return bool.__bool__(value)
         if issubclass(cls, int):
-            return int.__int__(value)
+            return check_int(int.__int__(value))
         if issubclass(cls, float):
             return self.encode(float.__float__(value), path, depth)
         if issubclass(cls, str):
@@ -165,8 +205,10 @@ class Encoder:
 
     def key(self, key):
         cls = type(key)
-        if key is None or cls in (bool, int, str):
+        if key is None or cls in (bool, str):
             return key
+        if cls is int:
+            return check_int(key)
         if cls is float:
             return key if math.isfinite(key) else {"$float": repr(key)}
         if cls is tuple:
