@@ -8,19 +8,13 @@ in); answers hard-coded for the visible examples fail.
 
 from __future__ import annotations
 
-import json
-import textwrap
-from pathlib import Path
-
 import pytest
 import torch
+from lesson_tools import LessonTools
 
 from grader.in_sandbox.calls import resolve
-from grader.trusted.harness import outcomes_in_process
 from grader.trusted.lessons import lesson1_hidden_state as lesson
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "source" / "lesson1_hidden_state" / lesson.NOTEBOOK
 GRADE_IDS = [
     "test_ngram_table_size",
     "test_rnn_param_count",
@@ -30,38 +24,12 @@ GRADE_IDS = [
 ]
 
 
-def solutions() -> dict:
-    """The instructor's answers, exec'd from the source notebook's solution cells."""
-    namespace = {"torch": torch}
-    for cell in json.loads(SOURCE.read_text())["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
-    return namespace
-
-
-def with_answer(code: str) -> dict:
-    namespace = solutions()
-    exec(textwrap.dedent(code), namespace)
-    return namespace
-
-
-def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
-    out = {}
-    for check in lesson.checks(seed):
-        message = check.judge(outcomes_in_process(check.calls, namespace))
-        if message is not None:
-            out[check.grade_id] = message
-    return out
+tools = LessonTools(lesson, torch=torch)
+solutions, with_answer, failing = tools.solutions, tools.with_answer, tools.failing
 
 
 def test_one_check_per_autograded_cell_of_the_notebook():
-    cells = json.loads(SOURCE.read_text())["cells"]
-    graded = [
-        c["metadata"]["nbgrader"]["grade_id"]
-        for c in cells
-        if c["metadata"].get("nbgrader", {}).get("grade")
-    ]
-    assert graded == GRADE_IDS
+    assert tools.graded_ids() == GRADE_IDS
     assert [check.grade_id for check in lesson.checks(0)] == GRADE_IDS
 
 

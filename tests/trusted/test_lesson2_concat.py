@@ -8,19 +8,19 @@ check(s), with a message that names the mistake; answers hard-coded for the visi
 from __future__ import annotations
 
 import json
-import textwrap
-from pathlib import Path
 
+import lesson_tools
 import pytest
 import torch
+from lesson_tools import LessonTools
 from torch import nn
 
-from grader.trusted.harness import outcomes_in_process
 from grader.trusted.lessons import lesson2_concat as lesson
 from grader.trusted.spec import Check
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "source" / "lesson2_concat" / lesson.NOTEBOOK
+tools = LessonTools(lesson, torch=torch, nn=nn)
+solutions, with_answer, failing = tools.solutions, tools.with_answer, tools.failing
+ROOT, SOURCE = lesson_tools.ROOT, tools.source
 
 SEP = "test_preactivation_separate"
 CAT = "test_preactivation_concat"
@@ -29,45 +29,9 @@ SPLIT = "test_split_weights"
 RNN = "test_to_torch_rnn"
 
 
-def _cells():
-    return json.loads(SOURCE.read_text())["cells"]
-
-
-def solutions() -> dict:
-    """The instructor's functions, exec'd from the source notebook's solution cells."""
-    namespace = {"torch": torch, "nn": nn}
-    for cell in _cells():
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
-    return namespace
-
-
-def with_answer(code: str) -> dict:
-    """The solutions with one function replaced by ``code``."""
-    namespace = solutions()
-    exec(textwrap.dedent(code), namespace)
-    return namespace
-
-
-def verdicts(namespace: dict, seed: int = 0) -> dict[str, str | None]:
-    out = {}
-    for check in lesson.checks(seed):
-        out[check.grade_id] = check.judge(outcomes_in_process(check.calls, namespace))
-    return out
-
-
-def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
-    return {gid: msg for gid, msg in verdicts(namespace, seed).items() if msg is not None}
-
-
 def test_one_check_per_autograded_cell():
-    grade_cells = [
-        c["metadata"]["nbgrader"]["grade_id"]
-        for c in _cells()
-        if c["metadata"].get("nbgrader", {}).get("grade")
-    ]
     got = [check.grade_id for check in lesson.checks(0)]
-    assert got == grade_cells
+    assert got == tools.graded_ids()
     assert all(isinstance(c, Check) and c.calls for c in lesson.checks(0))
 
 

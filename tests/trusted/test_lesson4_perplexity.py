@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import json
 import math
 import sys
 import textwrap
@@ -23,13 +22,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lesson_tools import LessonTools
 
-from grader.trusted.harness import outcomes_in_process
 from grader.trusted.lessons import lesson4_perplexity as lesson
 from grader.trusted.spec import Check
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "source" / "lesson4_perplexity" / lesson.NOTEBOOK
 sys.path.insert(0, str(ROOT / "tests"))
 CATALOGUE = importlib.import_module("catalogue.lesson4_perplexity")
 
@@ -37,45 +35,14 @@ PPL, PROBS, BITS = "test_perplexity", "test_perplexity_from_probs", "test_bits_p
 UNI, BI = "test_unigram_perplexity", "test_bigram_perplexity"
 
 
-def _cells():
-    return json.loads(SOURCE.read_text())["cells"]
-
-
-def solutions() -> dict:
-    """The instructor's functions, exec'd from the source notebook's solution cells, with the
-    names the notebook's imports cell provides."""
-    namespace = {"math": math, "Counter": Counter, "np": np, "torch": torch, "F": F}
-    for cell in _cells():
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
-    return namespace
-
-
-def with_answers(replace: dict[str, str]) -> dict:
-    """The solutions with some functions replaced (catalogue style: grade_id -> source)."""
-    namespace = solutions()
-    for code in replace.values():
-        exec(textwrap.dedent(code), namespace)
-    return namespace
-
-
-def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
-    out = {}
-    for check in lesson.checks(seed):
-        message = check.judge(outcomes_in_process(check.calls, namespace))
-        if message is not None:
-            out[check.grade_id] = message
-    return out
+# the names the notebook's imports cell provides
+tools = LessonTools(lesson, math=math, Counter=Counter, np=np, torch=torch, F=F)
+solutions, with_answers, failing = tools.solutions, tools.with_answers, tools.failing
 
 
 def test_one_check_per_autograded_cell_in_notebook_order():
-    grade_cells = [
-        c["metadata"]["nbgrader"]["grade_id"]
-        for c in _cells()
-        if c["metadata"].get("nbgrader", {}).get("grade")
-    ]
     checks = lesson.checks(0)
-    assert [check.grade_id for check in checks] == grade_cells
+    assert [check.grade_id for check in checks] == tools.graded_ids()
     assert all(isinstance(c, Check) and len(c.calls) >= 5 for c in checks)
 
 
@@ -103,7 +70,7 @@ def test_instructor_solutions_pass_every_check(seed):
 
 
 def test_setup_cells_hold_the_imports_the_solutions_use():
-    code = [c for c in _cells() if c["cell_type"] == "code"][: lesson.SETUP_CELLS]
+    code = [c for c in tools.cells() if c["cell_type"] == "code"][: lesson.SETUP_CELLS]
     text = "\n".join("".join(c["source"]) for c in code)
     for name in ("import math", "Counter", "import torch", "as F", "as np"):
         assert name in text

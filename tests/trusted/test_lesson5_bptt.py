@@ -9,22 +9,16 @@ examples fail.
 
 from __future__ import annotations
 
-import json
-import textwrap
-from pathlib import Path
-
 import pytest
 import torch
 from catalogue import lesson5_bptt as catalogue
+from lesson_tools import LessonTools
 
 import course_utils
 import course_utils.rnn
 from grader.in_sandbox.calls import resolve
-from grader.trusted.harness import outcomes_in_process
 from grader.trusted.lessons import lesson5_bptt as lesson
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "source" / "lesson5_bptt" / lesson.NOTEBOOK
 GRADE_IDS = [
     "test_rnn_step_backward",
     "test_rnn_backward",
@@ -33,38 +27,12 @@ GRADE_IDS = [
 ]
 
 
-def solutions() -> dict:
-    """The instructor's answers, exec'd from the source notebook's solution cells."""
-    namespace = {"torch": torch, "F": torch.nn.functional, "cu": course_utils}
-    for cell in json.loads(SOURCE.read_text())["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
-    return namespace
-
-
-def with_answer(code: str) -> dict:
-    namespace = solutions()
-    exec(textwrap.dedent(code), namespace)
-    return namespace
-
-
-def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
-    out = {}
-    for check in lesson.checks(seed):
-        message = check.judge(outcomes_in_process(check.calls, namespace))
-        if message is not None:
-            out[check.grade_id] = message
-    return out
+tools = LessonTools(lesson, torch=torch, F=torch.nn.functional, cu=course_utils)
+solutions, with_answer, failing = tools.solutions, tools.with_answer, tools.failing
 
 
 def test_one_check_per_autograded_cell_of_the_notebook():
-    cells = json.loads(SOURCE.read_text())["cells"]
-    graded = [
-        c["metadata"]["nbgrader"]["grade_id"]
-        for c in cells
-        if c["metadata"].get("nbgrader", {}).get("grade")
-    ]
-    assert graded == GRADE_IDS
+    assert tools.graded_ids() == GRADE_IDS
     assert [check.grade_id for check in lesson.checks(0)] == GRADE_IDS
 
 
