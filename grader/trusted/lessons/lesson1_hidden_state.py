@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from grader.trusted.spec import Call, Check, Outcome, Unsupported
+from grader.trusted.lessons._common import changed_in_place, close, describe, draw
+from grader.trusted.spec import Call, Check, Outcome
 
 NOTEBOOK = "hidden_state.ipynb"
 SETUP_CELLS = 1  # the imports
@@ -43,56 +44,31 @@ def rnn_step(X, H, W_xh, W_hh, b_h):
 """
 
 
-def _draw(gen: torch.Generator, low: int, high: int) -> int:
-    """One int in [low, high] from the check's generator."""
-    return int(torch.randint(low, high + 1, (1,), generator=gen))
-
-
-def _describe(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _close(got, want: torch.Tensor) -> bool:
     """A real tensor of ``want``'s shape whose values are within RTOL/ATOL of ``want``."""
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
-        return False
-    if got.is_complex():
-        return False
-    got = got.detach().to(torch.float64)
-    if not bool(torch.isfinite(got).all()):
-        return False
-    return bool(((got - want).abs() <= ATOL + RTOL * want.abs()).all())
+    return close(got, want, RTOL, ATOL)
 
 
 def _untouched(fn: str, outcome: Outcome, originals, names) -> str | None:
     """A message when the call changed one of its tensor arguments in place."""
-    for pos, (name, original) in enumerate(zip(names, originals, strict=True)):
-        after = outcome.after.get(pos)
-        if after is not None and not (
-            isinstance(after, torch.Tensor)
-            and after.shape == original.shape
-            and torch.equal(after.to(original.dtype), original)
-        ):
-            return (
-                f"{fn}: your function changed its argument {name} in place (+=, .copy_, "
-                ".tanh_(), slice assignment); compute a new tensor instead"
-            )
-    return None
+    name = changed_in_place(outcome, originals, names)
+    if name is None:
+        return None
+    return (
+        f"{fn}: your function changed its argument {name} in place (+=, .copy_, "
+        ".tanh_(), slice assignment); compute a new tensor instead"
+    )
 
 
 # --------------------------------------------------------------------------- counting
 
 
 def _ngram_check(gen: torch.Generator) -> Check:
-    cases = [(1, _draw(gen, 2, 9)), (_draw(gen, 2, 50), 1)]
-    cases += [(_draw(gen, 2, 3000), _draw(gen, 1, 8)) for _ in range(8)]
+    cases = [(1, draw(gen, 2, 9)), (draw(gen, 2, 50), 1)]
+    cases += [(draw(gen, 2, 3000), draw(gen, 1, 8)) for _ in range(8)]
     # An odd |V|**n above 2**53 is not a float: int(math.pow(...)) and 1.0 * ... are never exact.
     # (Bases stay small enough that the swapped n**vocab_size still fits the wire's int limit.)
-    cases += [(2 * _draw(gen, 12, 30) + 1, _draw(gen, 13, 20))]
+    cases += [(2 * draw(gen, 12, 30) + 1, draw(gen, 13, 20))]
     calls = [Call("ngram_table_size", args=case) for case in cases]
 
     def judge(outcomes: list[Outcome]) -> str | None:
@@ -104,7 +80,7 @@ def _ngram_check(gen: torch.Generator) -> Check:
             if isinstance(got, bool) or not isinstance(got, int):
                 return (
                     f"ngram_table_size: expected an exact Python int for {where}, got "
-                    f"{_describe(got)}; floats (math.pow, /) round large tables: use ** on ints"
+                    f"{describe(got)}; floats (math.pow, /) round large tables: use ** on ints"
                 )
             if got != want:
                 return f"ngram_table_size: wrong size for {where}; {_ngram_slip(v, n, got)}"
@@ -131,10 +107,10 @@ def _ngram_slip(v: int, n: int, got: int) -> str:
 def _param_count_check(gen: torch.Generator) -> Check:
     cases = []
     while len(cases) < 10:
-        d, h, q = _draw(gen, 1, 400), _draw(gen, 1, 400), _draw(gen, 1, 400)
+        d, h, q = draw(gen, 1, 400), draw(gen, 1, 400), draw(gen, 1, 400)
         if d != q:
             cases.append((d, h, q))
-    cases.append((10_000 + _draw(gen, 0, 50), _draw(gen, 200, 300), 9_000))
+    cases.append((10_000 + draw(gen, 0, 50), draw(gen, 200, 300), 9_000))
     calls = [Call("rnn_param_count", args=case) for case in cases]
 
     def judge(outcomes: list[Outcome]) -> str | None:
@@ -146,7 +122,7 @@ def _param_count_check(gen: torch.Generator) -> Check:
             # the five tensors' entries: W_xh (d, h), W_hh (h, h), b_h (h,), W_hq (h, q), b_q (q,)
             want = sum(torch.Size(s).numel() for s in [(d, h), (h, h), (h,), (h, q), (q,)])
             if isinstance(got, bool) or not isinstance(got, int):
-                return f"rnn_param_count: expected a Python int for {where}, got {_describe(got)}"
+                return f"rnn_param_count: expected a Python int for {where}, got {describe(got)}"
             if got != want:
                 return f"rnn_param_count: wrong count for {where}; {_param_slip(d, h, q, got)}"
         return None
@@ -194,8 +170,8 @@ STEP_NAMES = ("X", "H", "W_xh", "W_hh", "b_h")
 
 
 def _step_check(gen: torch.Generator) -> Check:
-    sizes = [(_draw(gen, 2, 7), _draw(gen, 2, 9), _draw(gen, 2, 9)) for _ in range(4)]
-    sizes += [(1, 1, 1), (_draw(gen, 2, 5),) + (_draw(gen, 3, 8),) * 2]  # d == h: a swap shows
+    sizes = [(draw(gen, 2, 7), draw(gen, 2, 9), draw(gen, 2, 9)) for _ in range(4)]
+    sizes += [(1, 1, 1), (draw(gen, 2, 5),) + (draw(gen, 3, 8),) * 2]  # d == h: a swap shows
     dtypes = [torch.float64] * (len(sizes) - 1) + [torch.float32]
     cases = [
         (b, d, h, _step_inputs(gen, b, d, h, dtype))
@@ -216,7 +192,7 @@ def _step_check(gen: torch.Generator) -> Check:
             if not isinstance(got, torch.Tensor) or tuple(got.shape) != (b, h):
                 return (
                     f"rnn_step: expected a tensor of shape ({b}, {h}) = (batch, num_hiddens) "
-                    f"with {where}, got {_describe(got)}"
+                    f"with {where}, got {describe(got)}"
                 )
             if not _close(got, _step_reference(*args)):
                 return f"rnn_step: wrong values with {where}; {_step_slip(got, *args)}"
@@ -260,9 +236,9 @@ FORWARD_NAMES = ("inputs", "H0", "W_xh", "W_hh", "b_h")
 
 
 def _forward_check(gen: torch.Generator) -> Check:
-    sizes = [(1, _draw(gen, 1, 4), _draw(gen, 1, 6), _draw(gen, 1, 6))]
-    sizes += [(_draw(gen, 2, 12), _draw(gen, 1, 5), _draw(gen, 1, 9), _draw(gen, 1, 9))]
-    sizes += [(_draw(gen, 20, 40), _draw(gen, 1, 4), 28, _draw(gen, 8, 32))]
+    sizes = [(1, draw(gen, 1, 4), draw(gen, 1, 6), draw(gen, 1, 6))]
+    sizes += [(draw(gen, 2, 12), draw(gen, 1, 5), draw(gen, 1, 9), draw(gen, 1, 9))]
+    sizes += [(draw(gen, 20, 40), draw(gen, 1, 4), 28, draw(gen, 8, 32))]
     cases = []
     for T, B, d, h in sizes:
         X, H0, W_xh, W_hh, b_h = _step_inputs(gen, B, d, h, torch.float64)
@@ -281,13 +257,13 @@ def _forward_check(gen: torch.Generator) -> Check:
                 )
             got = outcome.value
             if not isinstance(got, (tuple, list)) or len(got) != 2:
-                return f"rnn_forward: expected a pair (outputs, H_T), got {_describe(got)}"
+                return f"rnn_forward: expected a pair (outputs, H_T), got {describe(got)}"
             outputs, H_T = got
             want_out, want_h = _forward_reference(*ops)
             if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != (T, B, h):
                 return (
                     f"rnn_forward: expected outputs of shape ({T}, {B}, {h}) = (num_steps, "
-                    f"batch, num_hiddens), got {_describe(outputs)}; torch.stack the states"
+                    f"batch, num_hiddens), got {describe(outputs)}; torch.stack the states"
                 )
             if not _close(outputs, want_out):
                 return f"rnn_forward: wrong outputs with {where}; {_forward_slip(outputs, ops)}"
@@ -339,7 +315,7 @@ def _question_check(gen: torch.Generator) -> Check:
         if chosen is None:
             return (
                 'answer_hidden_state: write a set of letters, e.g. {"B", "E"}; got '
-                f"{_describe(outcome.value)}"
+                f"{describe(outcome.value)}"
             )
         if chosen - STATEMENTS:
             return f"answer_hidden_state: {sorted(chosen - STATEMENTS)} are not statements (A-F)"

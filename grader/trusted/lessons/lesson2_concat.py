@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from grader.trusted.lessons._common import describe
 from grader.trusted.spec import Call, Check, ModuleData, Outcome
 
 NOTEBOOK = "concat_equivalence.ipynb"
@@ -108,12 +109,6 @@ def _exact(got, want: torch.Tensor) -> bool:
     return bool(torch.equal(got.detach().double(), want.double()))
 
 
-def _shape_text(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _inputs_untouched(fn: str, outcome: Outcome, originals) -> str | None:
     names = ("X", "H", "W_xh", "W_hh")
     for pos, original in enumerate(originals):
@@ -150,7 +145,7 @@ def _preactivation_check(grade_id: str, fn: str, sizes, gen) -> Check:
             want = torch.einsum("bi,ij->bj", X, W_xh) + torch.einsum("bk,kj->bj", H, W_hh)
             got = outcome.value
             if not isinstance(got, torch.Tensor):
-                return f"{fn}: expected a tensor of shape ({b}, {h}), got {_shape_text(got)}"
+                return f"{fn}: expected a tensor of shape ({b}, {h}), got {describe(got)}"
             if tuple(got.shape) != (b, h):
                 how = (
                     "join X and H side by side (dim=1), W_xh on top of W_hh (dim=0)"
@@ -250,7 +245,7 @@ def _split_check(gen) -> Check:
                 )
             parts = outcome.value
             if not isinstance(parts, (tuple, list)) or len(parts) != 2:
-                return f"{fn}: return the pair (W_xh, W_hh), got {_shape_text(parts)}"
+                return f"{fn}: return the pair (W_xh, W_hh), got {describe(parts)}"
             top, rest = W[:d], W[d:]
             if _exact(parts[0], rest) and _exact(parts[1], top):
                 return f"{fn}: the pieces are swapped; return (W_xh, W_hh), the top rows first"
@@ -260,7 +255,7 @@ def _split_check(gen) -> Check:
                     "num_inputs rows"
                 )
             if not (_exact(parts[0], top) and _exact(parts[1], rest)):
-                shapes = ", ".join(_shape_text(p) for p in parts)
+                shapes = ", ".join(describe(p) for p in parts)
                 return (
                     f"{fn}: with {where} expected W_xh ({d}, {h}) = the first num_inputs "
                     f"ROWS of W and W_hh ({h}, {h}) = the rest; got {shapes}"
@@ -328,7 +323,7 @@ def _module_problem(data: ModuleData, d: int, h: int) -> str | None:
     for key, shape in shapes.items():
         value = data.state_dict.get(key)
         if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-            return f"{fn}: {key} should have shape {shape}, got {_shape_text(value)}"
+            return f"{fn}: {key} should have shape {shape}, got {describe(value)}"
     return None
 
 
@@ -368,7 +363,7 @@ def _to_torch_rnn_check(gen) -> Check:
                 )
             data = outcome.value
             if not isinstance(data, ModuleData):
-                return f"{fn}: expected a torch.nn.RNN, got {_shape_text(data)}"
+                return f"{fn}: expected a torch.nn.RNN, got {describe(data)}"
             problem = _module_problem(data, d, h)
             if problem:
                 return problem

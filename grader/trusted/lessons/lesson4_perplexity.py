@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from grader.trusted.lessons._common import describe
 from grader.trusted.spec import Call, Check, Outcome
 
 NOTEBOOK = "perplexity.ipynb"
@@ -56,12 +57,6 @@ def _matches(got: float, want: float) -> bool:
     return abs(got - want) <= RTOL * abs(want) + 1e-9
 
 
-def _describe(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _judge_numbers(
     fn: str,
     outcomes: list[Outcome],
@@ -74,7 +69,7 @@ def _judge_numbers(
             return f"{fn} raised {outcome.error} on {what}; {general}"
         got = _number(outcome.value)
         if got is None:
-            return f"{fn} should return a single number for {what}, got {_describe(outcome.value)}"
+            return f"{fn} should return a single number for {what}, got {describe(outcome.value)}"
         if _matches(got, want):
             continue
         hint = next(

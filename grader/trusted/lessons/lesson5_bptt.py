@@ -33,7 +33,8 @@ from __future__ import annotations
 import torch
 
 from grader.trusted.lessons import _lesson3_step
-from grader.trusted.spec import Call, Check, Outcome, Unsupported
+from grader.trusted.lessons._common import changed_in_place, close, describe, draw
+from grader.trusted.spec import Call, Check, Outcome
 
 NOTEBOOK = "bptt.ipynb"
 SETUP_CELLS = 1  # the imports
@@ -90,31 +91,12 @@ def _jacobian(f, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def _draw(gen: torch.Generator, low: int, high: int) -> int:
-    return int(torch.randint(low, high + 1, (1,), generator=gen))
-
-
 def _randn(gen: torch.Generator, *shape) -> torch.Tensor:
     return torch.randn(*shape, generator=gen, dtype=torch.float64)
 
 
-def _describe(value) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
 def _close(got, want: torch.Tensor, rtol: float = RTOL, atol: float = ATOL) -> bool:
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
-        return False
-    if got.is_complex() or not got.is_floating_point():
-        return False
-    got = got.detach().to(torch.float64)
-    return bool(torch.isfinite(got).all()) and bool(
-        ((got - want).abs() <= atol + rtol * want.abs()).all()
-    )
+    return close(got, want, rtol, atol, floating_only=True)
 
 
 def _autograd_used(fn: str, outcome: Outcome) -> str | None:
@@ -138,20 +120,15 @@ def _common(fn: str, outcome: Outcome, names, what: str) -> str | None:
         return message
     value = outcome.value
     if not isinstance(value, (tuple, list)) or len(value) != len(names):
-        return f"{fn}: return the {len(names)} results {', '.join(names)}; got {_describe(value)}"
+        return f"{fn}: return the {len(names)} results {', '.join(names)}; got {describe(value)}"
     return None
 
 
 def _untouched(fn: str, outcome: Outcome, originals, names) -> str | None:
-    for pos, (name, original) in enumerate(zip(names, originals, strict=True)):
-        after = outcome.after.get(pos)
-        if after is not None and not (
-            isinstance(after, torch.Tensor)
-            and after.shape == original.shape
-            and torch.equal(after.to(original.dtype), original)
-        ):
-            return f"{fn}: your function changed its argument {name} in place; compute new tensors"
-    return None
+    name = changed_in_place(outcome, originals, names)
+    if name is None:
+        return None
+    return f"{fn}: your function changed its argument {name} in place; compute new tensors"
 
 
 # --------------------------------------------------------------------------- one step backwards
@@ -214,9 +191,9 @@ def _step_slip(name: str, got, args: tuple) -> str:
 
 
 def _step_backward_check(gen: torch.Generator) -> Check:
-    sizes = [(1, 1, 1), (_draw(gen, 2, 5), _draw(gen, 2, 6), _draw(gen, 2, 6))]
-    sizes += [(_draw(gen, 2, 4),) + (_draw(gen, 3, 6),) * 2]  # d == h: swapped weights show
-    sizes += [(_draw(gen, 3, 8), _draw(gen, 10, 30), _draw(gen, 4, 12))]
+    sizes = [(1, 1, 1), (draw(gen, 2, 5), draw(gen, 2, 6), draw(gen, 2, 6))]
+    sizes += [(draw(gen, 2, 4),) + (draw(gen, 3, 6),) * 2]  # d == h: swapped weights show
+    sizes += [(draw(gen, 3, 8), draw(gen, 10, 30), draw(gen, 4, 12))]
     cases = [_step_case(gen, *s) for s in sizes]
     names = ("dH", "X", "H_prev", "H_new", "W_xh", "W_hh")
     calls = [
@@ -236,7 +213,7 @@ def _step_backward_check(gen: torch.Generator) -> Check:
                 if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
                     return (
                         f"rnn_step_backward: {name} for {what}: expected shape "
-                        f"{tuple(want.shape)}, got {_describe(got)}; every gradient has the "
+                        f"{tuple(want.shape)}, got {describe(got)}; every gradient has the "
                         "shape of its variable"
                     )
                 if not _close(got, want):
@@ -297,11 +274,11 @@ def _tagged_reference(args: tuple) -> tuple:
 
 
 def _backward_check(gen: torch.Generator) -> Check:
-    sizes = [(1, _draw(gen, 1, 3), _draw(gen, 2, 4), _draw(gen, 2, 4)), (2, 1, 1, 1)]
-    sizes += [(_draw(gen, 4, 9), _draw(gen, 2, 4), _draw(gen, 2, 6), _draw(gen, 3, 7))]
-    sizes += [(_draw(gen, 15, 25), _draw(gen, 1, 3), _draw(gen, 10, 28), _draw(gen, 4, 10))]
+    sizes = [(1, draw(gen, 1, 3), draw(gen, 2, 4), draw(gen, 2, 4)), (2, 1, 1, 1)]
+    sizes += [(draw(gen, 4, 9), draw(gen, 2, 4), draw(gen, 2, 6), draw(gen, 3, 7))]
+    sizes += [(draw(gen, 15, 25), draw(gen, 1, 3), draw(gen, 10, 28), draw(gen, 4, 10))]
     cases = [_sequence_case(gen, *s) for s in sizes]
-    T, B, d, h = _draw(gen, 3, 6), _draw(gen, 1, 3), _draw(gen, 2, 4), _draw(gen, 2, 5)
+    T, B, d, h = draw(gen, 3, 6), draw(gen, 1, 3), draw(gen, 2, 4), draw(gen, 2, 5)
     tag_args = (_randn(gen, T, B, h), _randn(gen, T, B, d), _randn(gen, B, h),
                 _randn(gen, T, B, h), _randn(gen, d, h), _randn(gen, h, h))  # fmt: skip
     swap = {"rnn_step_backward": REFERENCE_STEP}
@@ -324,7 +301,7 @@ def _backward_check(gen: torch.Generator) -> Check:
                 if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
                     return (
                         f"rnn_backward: {name} for {what}: expected shape {tuple(want.shape)}, "
-                        f"got {_describe(got)}"
+                        f"got {describe(got)}"
                     )
                 if not _close(got, want):
                     return (
@@ -402,8 +379,8 @@ def _norms_slip(got, W_hh, H_all) -> str:
 
 
 def _norms_check(gen: torch.Generator) -> Check:
-    specs = [(1, _draw(gen, 2, 4), 1.0), (_draw(gen, 4, 8), 1, 1.2)]
-    specs += [(_draw(gen, 6, 12), _draw(gen, 3, 6), s) for s in (0.7, 1.0, 1.4)]
+    specs = [(1, draw(gen, 2, 4), 1.0), (draw(gen, 4, 8), 1, 1.2)]
+    specs += [(draw(gen, 6, 12), draw(gen, 3, 6), s) for s in (0.7, 1.0, 1.4)]
     cases = [_norms_case(gen, *spec) for spec in specs]
     calls = [
         Call("state_jacobian_norms", args=(W_hh, torch.stack(states[1:])), count_ops=True)
@@ -423,7 +400,7 @@ def _norms_check(gen: torch.Generator) -> Check:
             if not isinstance(got, torch.Tensor) or tuple(got.shape) != (T,):
                 return (
                     f"state_jacobian_norms: expected a tensor of shape ({T},) for {what}, got "
-                    f"{_describe(got)}"
+                    f"{describe(got)}"
                 )
             if not _close(got, want, 1e-5, 1e-12):
                 slip = _norms_slip(got, W_hh, torch.stack(states[1:]))
