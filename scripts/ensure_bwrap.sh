@@ -8,6 +8,7 @@
 #
 # Usage: bash scripts/ensure_bwrap.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 try_sandbox() {
     bwrap --unshare-all --die-with-parent --uid 1000 --gid 1000 --ro-bind /usr /usr \
@@ -15,28 +16,17 @@ try_sandbox() {
 }
 
 if ! command -v bwrap >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then
-        SUDO=""
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        cat >&2 <<MSG
+    apt_can_install <<MSG
 ensure_bwrap.sh: bubblewrap (bwrap) is missing; grading runs student code inside it.
 This user can neither install packages (not root) nor use sudo without a password.
 Ask an administrator to run:
     apt-get update && apt-get install -y bubblewrap
 MSG
-        exit 1
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "ensure_bwrap.sh: no apt-get here (not Debian/Ubuntu); install bubblewrap" \
-            "with your package manager so that 'bwrap' is on PATH" >&2
-        exit 1
-    fi
+    apt_get_available <<MSG
+ensure_bwrap.sh: no apt-get here (not Debian/Ubuntu); install bubblewrap with your package manager so that 'bwrap' is on PATH
+MSG
     echo "ensure_bwrap.sh: installing bubblewrap (one-off)..." >&2
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
+    apt_get_install bubblewrap
 fi
 
 if ! err=$(try_sandbox 2>&1); then

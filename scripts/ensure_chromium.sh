@@ -9,6 +9,7 @@
 #
 # Usage: bash scripts/ensure_chromium.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"  # overridable only to test this script
 PACKAGES=(chromium fonts-dejavu-core fonts-liberation fonts-wqy-zenhei)
@@ -26,31 +27,19 @@ if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
 
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-else
-    cat >&2 <<EOF
+apt_can_install <<MSG
 ensure_chromium.sh: missing for the browser tests: ${missing[*]}.
 This user can neither install packages (not root) nor use sudo without a password.
 Ask an administrator to run:
     apt-get update && apt-get install -y ${PACKAGES[*]}
 or skip the browser tests with: pytest -m "not browser"
-EOF
-    exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure_chromium.sh: no apt-get here (not Debian/Ubuntu); install chromium so that" \
-        "$CHROMIUM exists, or skip the browser tests with: pytest -m \"not browser\"" >&2
-    exit 1
-fi
+MSG
+apt_get_available <<MSG
+ensure_chromium.sh: no apt-get here (not Debian/Ubuntu); install chromium so that $CHROMIUM exists, or skip the browser tests with: pytest -m "not browser"
+MSG
 
 echo "ensure_chromium.sh: installing ${missing[*]} (one-off, a minute or two)..." >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_get_install "${missing[@]}"
 
 if [ ! -x "$CHROMIUM" ]; then
     echo "ensure_chromium.sh: apt-get finished but $CHROMIUM is still missing" >&2

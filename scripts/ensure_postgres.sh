@@ -8,6 +8,7 @@
 #
 # Usage: bash scripts/ensure_postgres.sh
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 have_server() {
     compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
@@ -16,18 +17,13 @@ have_server() {
 if have_server; then
     exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo -n"
-else
-    echo "ensure_postgres.sh: PostgreSQL's server is missing and this user cannot install it;" \
-        "ask an administrator to run: apt-get update && apt-get install -y postgresql" >&2
-    exit 1
-fi
+apt_can_install <<MSG
+ensure_postgres.sh: PostgreSQL's server is missing and this user cannot install it; ask an administrator to run: apt-get update && apt-get install -y postgresql
+MSG
+apt_get_available <<MSG
+ensure_postgres.sh: no apt-get here (not Debian/Ubuntu); install PostgreSQL's server (initdb, pg_ctl, postgres) with your package manager
+MSG
 echo "ensure_postgres.sh: installing postgresql (one-off)..." >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
 # policy-rc.d keeps the package from starting a system cluster in a container without init.
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+apt_get_install postgresql
 have_server || { echo "ensure_postgres.sh: initdb still missing after the install" >&2; exit 1; }
