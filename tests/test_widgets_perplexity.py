@@ -129,7 +129,7 @@ def test_temperature_curve_tends_to_the_vocabulary_size_at_high_temperature():
 
 def test_a_calibrated_model_is_best_near_temperature_one():
     """Targets drawn from softmax(logits) itself (calibrated): the expected loss is minimal at
-    T = 1. The converse does not hold: see the next test."""
+    τ = 1. The converse does not hold: see the next test."""
     g = torch.Generator().manual_seed(4)
     logits = 2.5 * torch.randn(20000, 10, generator=g)
     targets = torch.multinomial(torch.softmax(logits, -1), 1, generator=g).squeeze(1)
@@ -137,16 +137,16 @@ def test_a_calibrated_model_is_best_near_temperature_one():
     curve = wp.temperature_curve(logits, targets, temps, perplexity_fn=reference_perplexity)
     best = temps[min(range(len(temps)), key=curve.__getitem__)]
     assert 0.9 <= best <= 1.1
-    # and an over-confident model (logits doubled) is best near T = 2
+    # and an over-confident model (logits doubled) is best near τ = 2
     curve2 = wp.temperature_curve(2 * logits, targets, temps, perplexity_fn=reference_perplexity)
     assert temps[min(range(len(temps)), key=curve2.__getitem__)] in (1.5, 2.0)
 
 
 def test_best_temperature_one_does_not_mean_calibrated():
-    """The lesson's claim: T = 1 being best is far weaker than calibration.
+    """The lesson's claim: τ = 1 being best is far weaker than calibration.
 
     Half the predictions are over-confident (logits x 1.5), half under-confident (x 0.6): the
-    errors cancel in the mean loss, so the best single T is 1.0, yet the reliability diagram is
+    errors cancel in the mean loss, so the best single τ is 1.0, yet the reliability diagram is
     off the diagonal by about 0.1 on both sides.
     """
     from course_utils.plotting import reliability_bins
@@ -184,8 +184,8 @@ def test_plot_marks_the_current_point_and_the_best_point():
         [0.5, 1.0, 2.0], [6.0, 5.0, 7.0], current=(2.0, 7.0), reference={"bigram": 9.6}
     )
     labels = [line.get_label() for line in ax.get_lines()]
-    assert any("T = 1.00" in label for label in labels)  # the best point of the curve
-    assert any("T = 2.00: 7.000" in label for label in labels)  # the slider's position
+    assert any("τ = 1.00" in label for label in labels)  # the best point of the curve
+    assert any("τ = 2.00: 7.000" in label for label in labels)  # the slider's position
     assert any(t.get_text().strip() == "bigram" for t in ax.texts)
     with pytest.raises(ValueError, match="equal length"):
         wp.plot_temperature_curve([1.0, 2.0], [3.0])
@@ -219,7 +219,7 @@ def test_slider_callback_shows_the_perplexity_at_the_chosen_temperature(tiny_mod
     assert show.last == pytest.approx((2.0, reference_perplexity(logits / 2.0, targets)))
     assert len(calls) == n + 1  # one perplexity evaluation per move, the curve is not recomputed
     assert image.value[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "T = 2.00" in text.value and f"{show.last[1]:.3f}" in text.value
+    assert "τ = 2.00" in text.value and f"{show.last[1]:.3f}" in text.value
     assert not any(o.get("output_type") == "error" for o in errors.outputs)
 
 

@@ -1,9 +1,9 @@
 """Lesson 4's temperature slider: held-out perplexity of a trained model against a temperature.
 
-Dividing a model's logits by a temperature (温度) ``T`` keeps the ranking of the next characters
-and only sharpens (``T < 1``) or flattens (``T > 1``) the predicted distribution. The slider shows
-what that does to held-out perplexity (困惑度): which single ``T`` fits a held-out text best.
-Nothing more: ``T = 1`` is best on the training text only at a stationary point of training, and
+Dividing a model's logits by a temperature (温度) ``τ`` keeps the ranking of the next characters
+and only sharpens (``τ < 1``) or flattens (``τ > 1``) the predicted distribution. The slider shows
+what that does to held-out perplexity (困惑度): which single ``τ`` fits a held-out text best.
+Nothing more: ``τ = 1`` is best on the training text only at a stationary point of training, and
 one scalar fitting the mean loss is far weaker than calibration (see
 ``course_utils.plotting.plot_reliability`` for that).
 
@@ -120,7 +120,7 @@ def scale_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         raise TypeError(f"temperature: expected a positive number, got {temperature!r}")
     if not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(
-            f"temperature: expected a finite number > 0, got {temperature!r}; T -> 0 would be "
+            f"temperature: expected a finite number > 0, got {temperature!r}; τ -> 0 would be "
             "argmax, which gives the true token probability 0 whenever it is wrong"
         )
     return logits / temperature
@@ -147,7 +147,7 @@ def temperature_curve(
     *,
     perplexity_fn: PerplexityFn,
 ) -> list[float]:
-    """Held-out perplexity of ``logits / T`` for every T in ``temperatures``.
+    """Held-out perplexity of ``logits / τ`` for every τ in ``temperatures``.
 
     Args:
         logits: (N, V) precomputed logits (see ``heldout_logits``).
@@ -164,15 +164,15 @@ def temperature_curve(
         raise TypeError(
             f"perplexity_fn: expected a function (logits, targets) -> float, got {perplexity_fn!r}"
         )
-    return [float(perplexity_fn(scale_logits(logits, float(T)), targets)) for T in temperatures]
+    return [float(perplexity_fn(scale_logits(logits, float(tau)), targets)) for tau in temperatures]
 
 
 def plot_temperature_curve(temperatures, ppls, current=None, ax=None, reference=None):
-    """Draw perplexity against temperature; mark ``current`` = (T, ppl) and its best point.
+    """Draw perplexity against temperature; mark ``current`` = (τ, ppl) and its best point.
 
     Args:
         temperatures, ppls: equal-length sequences of numbers (the precomputed curve).
-        current: optional (T, ppl) pair drawn as a red dot (the slider's position).
+        current: optional (τ, ppl) pair drawn as a red dot (the slider's position).
         ax: optional matplotlib Axes to draw on (a new figure otherwise).
         reference: optional dict label -> perplexity drawn as horizontal dashed lines.
 
@@ -195,16 +195,16 @@ def plot_temperature_curve(temperatures, ppls, current=None, ax=None, reference=
         temperatures[best],
         ppls[best],
         "k^",
-        label=f"best on the curve: T = {temperatures[best]:.2f}",
+        label=f"best on the curve: τ = {temperatures[best]:.2f}",
     )
     for label, value in (reference or {}).items():
         ax.axhline(value, linestyle="--", linewidth=1, color="gray")
         ax.text(temperatures[-1], value, f" {label}", va="bottom", ha="right", fontsize=8)
     if current is not None:
-        T, p = current
-        ax.plot([T], [p], "o", color="tab:red", markersize=8, label=f"T = {T:.2f}: {p:.3f}")
+        tau, p = current
+        ax.plot([tau], [p], "o", color="tab:red", markersize=8, label=f"τ = {tau:.2f}: {p:.3f}")
     ax.axvline(1.0, color="gray", linewidth=0.8)
-    ax.set_xlabel("temperature T (logits / T)")
+    ax.set_xlabel("temperature τ (logits / τ)")
     ax.set_ylabel("perplexity")
     finite = [p for p in ppls if math.isfinite(p)]
     if finite:
@@ -231,10 +231,10 @@ class _CurveImage(LivePicture):
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(self.fig.bbox)
 
-    def png_at(self, T: float, ppl: float) -> bytes:
-        """PNG bytes of the curve with the red dot at (T, ppl)."""
+    def png_at(self, tau: float, ppl: float) -> bytes:
+        """PNG bytes of the curve with the red dot at (τ, ppl)."""
         self.canvas.restore_region(self.background)
-        self.dot.set_data([T], [ppl])
+        self.dot.set_data([tau], [ppl])
         self.ax.draw_artist(self.dot)
         return encode_png(self.canvas)
 
@@ -248,7 +248,7 @@ def temperature_slider(
     reference: dict | None = None,
     display: bool = True,
 ):
-    """A slider over T that marks the held-out perplexity of ``logits / T`` on the whole curve.
+    """A slider over τ that marks the held-out perplexity of ``logits / τ`` on the whole curve.
 
     The curve is computed once here (``temperature_curve``) and drawn once; each move of the
     slider costs one call of ``perplexity_fn`` on (N, V) logits, one marker drawn over the cached
@@ -263,26 +263,26 @@ def temperature_slider(
         display: show the widget (in a notebook) before returning.
 
     Returns:
-        ``show(T)``, the function the slider calls (it redraws the picture for temperature T).
+        ``show(τ)``, the function the slider calls (it redraws the picture for temperature τ).
         ``show.widget`` is the widget (a VBox: ``children[0]`` the slider, ``children[1]`` the
         picture, ``children[2]`` a text line, ``children[3]`` an Output that catches errors
-        raised while the slider moves); ``show.last`` holds the latest (T, perplexity) pair and
+        raised while the slider moves); ``show.last`` holds the latest (τ, perplexity) pair and
         ``show.curve`` the precomputed (temperatures, perplexities).
     """
     import ipywidgets as widgets
 
-    temperatures = [float(T) for T in temperatures]
+    temperatures = [float(tau) for tau in temperatures]
     curve = temperature_curve(logits, targets, temperatures, perplexity_fn=perplexity_fn)
     best = min(range(len(curve)), key=lambda i: curve[i])
     picture = _CurveImage(temperatures, curve, reference)
     step = round(temperatures[1] - temperatures[0], 4) if len(temperatures) > 1 else 0.05
-    start = min(temperatures, key=lambda T: abs(T - 1.0))
+    start = min(temperatures, key=lambda tau: abs(tau - 1.0))
     slider = widgets.FloatSlider(
         value=start,
         min=min(temperatures),
         max=max(temperatures),
         step=step,
-        description="T",
+        description="τ",
         continuous_update=False,
         readout_format=".2f",
     )
@@ -290,14 +290,14 @@ def temperature_slider(
     text = widgets.HTML()
     errors = widgets.Output()
 
-    def show(T: float) -> None:
-        T = float(T)
-        ppl = float(perplexity_fn(scale_logits(logits, T), targets))
-        show.last = (T, ppl)
-        image.value = picture.png_at(T, ppl)
+    def show(tau: float) -> None:
+        tau = float(tau)
+        ppl = float(perplexity_fn(scale_logits(logits, tau), targets))
+        show.last = (tau, ppl)
+        image.value = picture.png_at(tau, ppl)
         text.value = (
-            f"T = {T:.2f}: held-out perplexity <b>{ppl:.3f}</b> "
-            f"(best on the curve: {curve[best]:.3f} at T = {temperatures[best]:.2f})"
+            f"τ = {tau:.2f}: held-out perplexity <b>{ppl:.3f}</b> "
+            f"(best on the curve: {curve[best]:.3f} at τ = {temperatures[best]:.2f})"
         )
 
     def on_change(change) -> None:
