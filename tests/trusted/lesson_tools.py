@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 class LessonTools:
     """Helpers for one lesson check module (``grader.trusted.lessons.<assignment>``)."""
 
-    def __init__(self, lesson, **setup_names):
+    def __init__(self, lesson, *, seeded_calls: bool = False, **setup_names):
+        """``setup_names``: the globals the notebook's setup cells give. ``seeded_calls``: the
+        calls' recipes are encoded with the check's seed too (as the sandbox run does), not 0."""
         self.lesson = lesson
+        self.seeded_calls = seeded_calls
         self.assignment = lesson.__name__.rsplit(".", 1)[1]
         self.source = ROOT / "source" / self.assignment / lesson.NOTEBOOK
         self.setup_names = setup_names
@@ -63,8 +66,9 @@ class LessonTools:
 
     def verdicts(self, namespace: dict, seed: int = 0) -> dict[str, str | None]:
         """grade_id -> the check's message (None: passed), every check of ``seed``."""
+        call_seed = seed if self.seeded_calls else 0
         return {
-            check.grade_id: check.judge(outcomes_in_process(check.calls, namespace))
+            check.grade_id: check.judge(outcomes_in_process(check.calls, namespace, call_seed))
             for check in self.lesson.checks(seed)
         }
 

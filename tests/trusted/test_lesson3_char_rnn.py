@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import json
 import math
-import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from lesson_tools import LessonTools
 
 import course_utils
 import course_utils.data
@@ -29,40 +27,15 @@ from grader.trusted.harness import outcomes_in_process
 from grader.trusted.lessons import lesson3_char_rnn as lesson
 from grader.trusted.spec import Check
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "source" / "lesson3_char_rnn" / lesson.NOTEBOOK
-
 PAIRS, ONEHOT, CLIP = "test_make_lm_pairs", "test_one_hot_inputs", "test_clip_gradients"
 STEP, SAMPLE, PREDICT = "test_train_step", "test_sample_next", "test_predict"
 
 
-def _cells():
-    return json.loads(SOURCE.read_text())["cells"]
-
-
-def solutions() -> dict:
-    """The instructor's functions, exec'd from the source notebook's solution cells, in the
-    namespace the setup cells give (torch, F, math, itertools, cu)."""
-    namespace = {"torch": torch, "F": F, "math": math, "itertools": itertools, "cu": course_utils}
-    for cell in _cells():
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)  # trusted: the instructor's own cells
-    return namespace
-
-
-def with_answer(code: str) -> dict:
-    namespace = solutions()
-    exec(textwrap.dedent(code), namespace)
-    return namespace
-
-
-def failing(namespace: dict, seed: int = 0) -> dict[str, str]:
-    out = {}
-    for check in lesson.checks(seed):
-        message = check.judge(outcomes_in_process(check.calls, namespace, seed))
-        if message is not None:
-            out[check.grade_id] = message
-    return out
+# the namespace the setup cells give (torch, F, math, itertools, cu)
+tools = LessonTools(
+    lesson, seeded_calls=True, torch=torch, F=F, math=math, itertools=itertools, cu=course_utils
+)
+solutions, with_answer, failing = tools.solutions, tools.with_answer, tools.failing
 
 
 @pytest.fixture
@@ -79,12 +52,7 @@ def disabled(monkeypatch):
 
 
 def test_one_check_per_autograded_cell_and_disabled_names_exist():
-    grade_cells = [
-        c["metadata"]["nbgrader"]["grade_id"]
-        for c in _cells()
-        if c["metadata"].get("nbgrader", {}).get("grade")
-    ]
-    assert [check.grade_id for check in lesson.checks(0)] == grade_cells
+    assert [check.grade_id for check in lesson.checks(0)] == tools.graded_ids()
     assert all(isinstance(c, Check) and c.calls for c in lesson.checks(0))
     for dotted in lesson.DISABLE:
         module_name, name = dotted.rsplit(".", 1)
