@@ -32,7 +32,7 @@ def close(got, want: torch.Tensor, rtol: float, atol: float, floating_only: bool
         return False
     if got.is_complex() or (floating_only and not got.is_floating_point()):
         return False
-    got = got.detach().to(torch.float64)
+    got, want = got.detach().to(torch.float64), want.to(torch.float64)
     if not bool(torch.isfinite(got).all()):
         return False
     return bool(((got - want).abs() <= atol + rtol * want.abs()).all())
