@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 .PHONY: lab instructor setup setup-dev test lint format release student-edition benchmark clean help
 
 help:
-	@echo "make lab        set up and open the course in JupyterLab (students start here)"
+	@echo "make lab        set up and open the course in JupyterLab on lesson 1"
 	@echo "make instructor set up and open the formgrader (course root: grade, release, export)"
 	@echo "make test       set up and run every test (what CI runs)"
 	@echo "make release    regenerate release/ from source/ with nbgrader"
@@ -43,10 +43,11 @@ $(VENV)/.course-installed: requirements.txt requirements-grading.txt pyproject.t
 
 setup-dev: $(VENV)/.dev-installed
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/ensure_bwrap.sh
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/ensure_bwrap.sh scripts/ensure_postgres.sh
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_bwrap.sh
+	bash scripts/ensure_postgres.sh
 	touch $@
 
 # The server's root is the course root, so nbgrader finds nbgrader_config.py and the formgrader

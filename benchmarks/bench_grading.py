@@ -70,9 +70,16 @@ def _nbgrader(*args: str, cwd: Path) -> float:
 
 def course_with(tmp: Path, assignment: str, cases: list) -> tuple[Path, list[str]]:
     """A generated course with one student per case; returns (root, student ids)."""
-    from test_catalogue import build_submission, make_course, student_id
+    from test_catalogue import make_course
 
     root = make_course(tmp, assignment)
+    return root, add_students(root, assignment, cases)
+
+
+def add_students(root: Path, assignment: str, cases: list) -> list[str]:
+    """submitted/<student>/<assignment>/ for each case (a generated course); the student ids."""
+    from test_catalogue import build_submission, student_id
+
     (nb_path,) = sorted((root / "source" / assignment).glob("*.ipynb"))
     source_nb = nbformat.read(nb_path, as_version=4)
     release_nb = nbformat.read(root / "release" / assignment / nb_path.name, as_version=4)
@@ -81,7 +88,7 @@ def course_with(tmp: Path, assignment: str, cases: list) -> tuple[Path, list[str
         sid = student_id(case.name, taken)
         folder = root / "submitted" / sid / assignment
         build_submission(case, release_nb, source_nb, folder, nb_path.name)
-    return root, sorted(taken)
+    return sorted(taken)
 
 
 def class_mix(assignment: str, n: int) -> list:

@@ -627,3 +627,19 @@ def test_nbgrader_validate_button_passes_instructor_version(lesson, lab, page, c
     assert "validation-success" in classes, f"{path}: Validate reported failure:\n{text[:3000]}"
     assert "Success! Your notebook passes all the tests." in text
     page.locator(".jp-Dialog .jp-Dialog-button").first.click()
+
+
+def test_formgrader_lists_the_assignments(lab, page):
+    """`make instructor` serves the course root: the formgrader finds nbgrader_config.py and
+    lists every assignment of source/ (with a server rooted anywhere else it cannot work)."""
+    page.goto(f"http://127.0.0.1:{lab.port}/formgrader?token={lab.token}")
+    deadline = time.monotonic() + 90
+    seen: set[str] = set()
+    while time.monotonic() < deadline and seen != set(LESSONS):
+        for frame in page.frames:  # JupyterLab shows the formgrader in an iframe
+            for lesson in LESSONS:
+                if frame.locator("table td", has_text=lesson).count():
+                    seen.add(lesson)
+        time.sleep(0.5)
+    assert seen == set(LESSONS), f"the formgrader lists {sorted(seen)}, not every lesson"
+    assert "not a subdirectory" not in lab.log_path.read_text()

@@ -5,6 +5,7 @@ Usage (from the course root, the folder holding ``nbgrader_config.py``)::
     python -m grader.grade_class lesson1_hidden_state            # all cores
     python -m grader.grade_class lesson1_hidden_state --jobs 1   # one worker, sequential
     python -m grader.grade_class lesson1_hidden_state --root /srv/course --timeout 900
+    python -m grader.grade_class lesson1_hidden_state --scheduler tcp://10.0.0.5:8786  # a cluster
 
 Before it: ``nbgrader generate_assignment <assignment>`` (the gradebook must know the assignment)
 and ``nbgrader collect <assignment>`` (or copy the submissions to
@@ -23,11 +24,22 @@ What it does:
    that rebinds library functions (``torch.allclose = ...``, ``builtins.abs = ...``,
    ``setattr(math, ...)``, ``vars(module)[...]``, ``sys.modules``) is graded as usual but
    reported, and the notebook marked ``flagged`` in the gradebook, for a human to look at.
-2. Autogrades the rest in ``--jobs`` worker processes (default: the CPUs this process may use).
-   Each worker owns a private copy of the course in a temporary folder (``nbgrader_config.py``,
-   ``source/<assignment>``, a copy of ``gradebook.db`` and the submission being graded), so SQLite
-   is never written by two processes at once. Each worker runs nbgrader's own ``autograde`` and
-   ``generate_feedback`` through ``nbgrader.apps.NbGraderAPI``, one student at a time.
+2. Autogrades the rest on Dask (:mod:`grader.grade_class.cluster`): ``--scheduler ADDRESS``
+   grades on an existing cluster (``dask scheduler`` and ``dask worker`` processes on other
+   machines: they need the course's Python environment and bubblewrap, no shared filesystem);
+   without it an in-process ``distributed.LocalCluster`` of ``--jobs`` single-threaded worker
+   processes (default: the CPUs this process may use). Each worker gets the course as data once
+   (``nbgrader_config.py``, ``source/<assignment>`` and a private SQLite gradebook holding only
+   the assignment, :mod:`grader.grade_class.bundle`) and each submission as bytes; it runs
+   nbgrader's own ``autograde`` and ``generate_feedback`` through ``nbgrader.apps.NbGraderAPI``
+   in a private course folder and sends back the scores, comments, flags, statuses, the
+   autograded notebooks and the feedback HTML as data. Only this process writes the course's
+   gradebook, whatever ``CourseDirectory.db_url`` is (SQLite by default; PostgreSQL and any other
+   URL nbgrader accepts). A worker killed mid-grading loses nothing: Dask reruns its student
+   elsewhere (grading writes nothing but its result, so a rerun is harmless). A worker that
+   cannot start a sandbox refuses the work (the command reports it and sends the student to the
+   other workers; with none left it stops). ``--engine pool`` uses the older local process pool
+   instead of Dask (same results).
 3. Limits each submission's wall-clock time (``--timeout``, default 600 s): a submission that
    overruns (a kernel that ignores interrupts, say) has its worker's whole process tree killed
    (kernel included), is reported as not scored, and the worker is restarted for the next student.
@@ -36,21 +48,28 @@ What it does:
 4. Merges every result into the course's real gradebook through ``nbgrader.api.Gradebook``: one
    submission per student, each grade's ``auto_score`` / ``needs_manual_grade`` and each comment
    set from this run, so rerunning the command never duplicates anything and a student graded
-   twice keeps one consistent record. ``autograded/<student>/<assignment>`` and
-   ``feedback/<student>/<assignment>`` are copied back into the course (a student whose grading
-   failed loses any stale copy from an earlier run).
+   twice keeps one consistent record; the submission's timestamp, its late penalty, and the
+   trusted check's flags and manual comments are carried. ``autograded/<student>/<assignment>``
+   and ``feedback/<student>/<assignment>`` are written from the bytes the worker sent back (a
+   student whose grading failed loses any stale copy from an earlier run).
 5. Generates feedback with nbgrader's ``generate_feedback`` in the same worker, right after each
    student is graded (``--no-feedback`` skips it).
-6. Writes ``grades/<assignment>.csv`` (``--csv``): one row per student, one column per graded
+6. Resumes an interrupted run: while it runs, ``.grade_class/<assignment>.json`` in the course
+   records each merged student with a checksum of the submission graded; a rerun after an
+   interrupted run skips the students merged since whose submissions have not changed
+   (``--restart`` grades everyone). A run that finishes removes the file.
+7. Writes ``grades/<assignment>.csv`` (``--csv``): one row per student, one column per graded
    cell, the total, the status and the message.
 
-It prints one progress line per student (``[done/total]``, status, failures so far) and ends with
-a per-student, per-exercise table. A student's code failing, or their kernel dying
-("student bob: kernel died (os._exit? a crash?) - not scored, needs manual review"), is reported
-but is not a failure of the command: the exit status is 0. It exits 1 only when grading itself
-failed: no ``nbgrader_config.py``, no gradebook or an unwritable one, the assignment not generated,
-no submissions, the instructor's notebook losing points, a worker process that cannot start, or
-a sandbox that cannot start.
+Progress: on a terminal a live bar (students done / total, failures, students per minute, ETA),
+with students who need a human printed above it; elsewhere one line per student with the same
+figures. It ends with a per-student, per-exercise table. A student's code failing, or their
+kernel dying ("student bob: kernel died (os._exit? a crash?) - not scored, needs manual
+review"), is reported but is not a failure of the command: the exit status is 0. It exits 1
+only when grading itself failed: no ``nbgrader_config.py``, no gradebook or an unwritable one,
+the assignment not generated, no submissions, the instructor's notebook losing points, a worker
+process that cannot start, a sandbox that cannot start (here, or on every Dask worker), or a
+Dask scheduler out of reach.
 
 Statuses (the ``status`` column of the CSV):
 

@@ -29,6 +29,7 @@ def worker_main(workdir: str, assignment: str) -> int:
     from nbgrader.apps import NbGraderAPI
 
     api = NbGraderAPI(config=cfg)
+    _end_with_parent()
     out = sys.stdout
     sys.stdout = sys.stderr  # anything else printed goes to the worker log
     out.write(MARK + json.dumps({"ready": True}) + "\n")
@@ -41,6 +42,29 @@ def worker_main(workdir: str, assignment: str) -> int:
         out.write(MARK + json.dumps(reply) + "\n")
         out.flush()
     return 0
+
+
+def _end_with_parent() -> None:
+    """When the process that started this worker dies (a Dask worker SIGKILLed, say), end this
+    worker and every kernel it started: nothing keeps grading for a coordinator that is gone."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        import psutil
+
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
 
 
 def _failure_status(result: dict) -> tuple[str, str]:
@@ -86,6 +110,11 @@ def _autograde_one(api, cfg, assignment: str, student: str, feedback: bool) -> d
             }
             reply["comments"][nb.name] = {c.name: c.auto_comment for c in nb.comments}
             reply["penalties"][nb.name] = nb.late_submission_penalty
+            manual = {c.name: c.manual_comment for c in nb.comments if c.manual_comment}
+            if manual:  # the trusted check's reasons
+                reply.setdefault("manual_comments", {})[nb.name] = manual
+            if nb.flagged:  # set by the trusted check
+                reply.setdefault("flagged", []).append(nb.name)
     folder = Path(
         api.coursedir.format_path(api.coursedir.autograded_directory, student, assignment)
     )

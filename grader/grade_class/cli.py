@@ -22,6 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("assignment", help="assignment name, e.g. lesson1_hidden_state")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on an existing Dask cluster (tcp://HOST:PORT of its scheduler); default: an "
+        "in-process LocalCluster of --jobs workers",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("dask", "pool"),
+        default="dask",
+        help="dask (default) or pool: local worker processes without Dask",
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="grade everyone, ignoring what an interrupted run of this assignment already merged",
+    )
     parser.add_argument("--root", default=".", help="course root holding nbgrader_config.py")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="wall-clock seconds per submission (600)"
@@ -52,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             check=not args.no_check,
             feedback=not args.no_feedback,
             unsafe=args.unsafe_no_sandbox,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            restart=args.restart,
         )
     except (GradingError, ValueError) as err:
         print(f"grade_class: error: {err}", file=sys.stderr)

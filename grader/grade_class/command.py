@@ -6,11 +6,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.grade_class.bundle import digest, read_tree, submission_files
+from grader.grade_class.cluster import run_dask
 from grader.grade_class.course import Course, list_students, open_course
 from grader.grade_class.merge import copy_back, merge_result, read_scores
 from grader.grade_class.plan import Plan, plan_submission
+from grader.grade_class.progress import Progress
 from grader.grade_class.report import describe, format_table, write_csv
 from grader.grade_class.results import UNSANDBOXED, GradingError, StudentResult
+from grader.grade_class.resume import RunState
 from grader.grade_class.workers import run_workers
 from grader.sandbox import SandboxUnavailable, check_available
 
@@ -45,6 +49,9 @@ def grade_class(
     feedback: bool = True,
     echo=print,
     unsafe: bool = False,
+    engine: str = "dask",
+    scheduler: str | None = None,
+    restart: bool = False,
 ) -> list[StudentResult]:
     """Autograde every submission of ``assignment`` under ``root`` (see the module docstring).
 
@@ -52,8 +59,11 @@ def grade_class(
     written) unless it gets full marks. ``feedback``: run nbgrader's generate_feedback for every
     graded student. ``unsafe``: run the kernels without a sandbox (every report line and CSV
     row then says UNSANDBOXED); otherwise a sandbox that cannot start stops the command with
-    what to install. Returns one StudentResult per student, sorted by student id. Raises
-    GradingError when grading itself fails.
+    what to install. ``engine``: "dask" (the default: ``scheduler``, a Dask scheduler's
+    address, or an in-process LocalCluster of ``jobs`` workers) or "pool" (local worker
+    processes, no Dask). ``restart``: ignore what an interrupted run already merged. Returns
+    one StudentResult per student, sorted by student id. Raises GradingError when grading
+    itself fails.
     """
     from course_utils import available_cpus
 
@@ -61,6 +71,10 @@ def grade_class(
         jobs = available_cpus()
     if jobs < 1:
         raise ValueError(f"jobs: expected a positive number of worker processes, got {jobs}")
+    if engine not in ("dask", "pool"):
+        raise ValueError(f"engine: expected 'dask' or 'pool', got {engine!r}")
+    if scheduler and engine != "dask":
+        raise ValueError("--scheduler grades on a Dask cluster: it needs the dask engine")
     if timeout <= 0:
         raise ValueError(f"timeout: expected a positive number of seconds, got {timeout}")
     t_start = time.monotonic()
@@ -69,7 +83,7 @@ def grade_class(
     if not students:
         pattern = course.path(course.coursedir.submitted_directory, "*")
         raise GradingError(f"no submissions match {pattern}; run `nbgrader collect {assignment}`")
-    if not unsafe:
+    if not unsafe and not scheduler:  # remote workers check their own sandbox
         try:
             check_available()
         except SandboxUnavailable as err:
@@ -77,22 +91,38 @@ def grade_class(
                 f"{err}\nNothing was graded. (--unsafe-no-sandbox grades without a sandbox.)"
             ) from err
     plans = {s: plan_submission(course, s) for s in students}
-    todo = [plans[s] for s in students if plans[s].run]
+    bundle_files = {"nbgrader_config.py": course.config_file.read_bytes()}
+    bundle_files.update(read_tree(course.source_folder()))
+    run_key = digest(bundle_files) + f":{feedback}:{unsafe}"
+    state = RunState(course, run_key, restart)
+    checksums = {s: digest(submission_files(course, plans[s])) for s in students}
+    resumed = [r for s in students if (r := state.done(s, checksums[s])) is not None]
+    if resumed:
+        echo(
+            f"resuming: {len(resumed)} student(s) already merged by an interrupted run of "
+            f"{assignment} (--restart grades everyone again)"
+        )
+    skip = {r.student for r in resumed}
+    todo = [plans[s] for s in students if plans[s].run and s not in skip]
     for plan in todo:
         plan.feedback = feedback
     if check:
         todo.insert(0, Plan(CHECK_ID, source=course.source_folder(), feedback=False))
     jobs = max(1, min(jobs, len(todo)))
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} worker(s)"
+    where += "" if scheduler or engine == "dask" else " (process pool)"
     echo(
         f"grading {assignment}: {len(students)} submissions, {len(todo) - check} to autograde "
-        f"with {jobs} worker(s), limit {timeout:g} s each"
+        f"on {where}, limit {timeout:g} s each"
         + (" (the instructor's notebook first, as a control)" if check else "")
     )
     if unsafe:
         echo(f"{UNSANDBOXED}: student code runs with your user, files and network")
 
-    done: list[StudentResult] = []
-    failures = 0
+    done: list[StudentResult] = list(resumed)
+    progress = Progress(len(students), echo)
+    progress.skipped(len(resumed))
+    failures = sum(r.failed for r in resumed)
     held: list[StudentResult] = []  # results that wait for the instructor check
     checked = not check
 
@@ -107,19 +137,21 @@ def grade_class(
         result.unscored_notebooks = list(plan.unscored_notebooks)
         result.flagged_notebooks = list(plan.flags)
         result.message = "; ".join([*plan.notes, *([result.message] if result.message else [])])
+        t0 = time.monotonic()
         try:
             merge_result(course, result)
             copy_back(course, result)
         except Exception as err:
             raise GradingError(
-                f"cannot write {result.student}'s grades into {course.db_path}: {err}"
+                f"cannot write {result.student}'s grades into {course.db_label}: {err}"
             ) from err
+        result.merge_seconds = time.monotonic() - t0
+        result.files = {}
+        state.record(result, checksums[result.student])
         done.append(result)
         failures += result.failed
-        echo(
-            f"[{len(done)}/{len(students)}] {describe(result)} ({result.seconds:.1f} s)"
-            + (f"  [failures: {failures}]" if failures else "")
-        )
+        notable = result.failed or result.status != "graded" or bool(result.flagged_notebooks)
+        progress.update(f"{describe(result)} ({result.seconds:.1f} s)", result.failed, notable)
 
     def finish(result: StudentResult) -> None:
         nonlocal checked
@@ -135,12 +167,15 @@ def grade_class(
         else:
             held.append(result)
 
-    if todo:
+    if todo and engine == "pool":
         with tempfile.TemporaryDirectory(prefix="grade_class-") as tmp:
             run_workers(course, todo, jobs, timeout, Path(tmp), finish, unsafe)
+    elif todo:
+        run_dask(course, todo, jobs, timeout, finish, unsafe, scheduler, echo)
     for s in students:  # nothing to run: empty folders, no notebook, unreadable notebooks
-        if not plans[s].run:
+        if not plans[s].run and s not in skip:
             record(StudentResult(s, plans[s].status))
+    state.finish()
 
     done.sort(key=lambda r: r.student)
     scores = read_scores(course, students)
@@ -154,7 +189,7 @@ def grade_class(
             echo(describe(r))
     echo(
         f"{len(done)} students, {failures} not scored, {time.monotonic() - t_start:.1f} s; "
-        f"gradebook {course.db_path}; grades {csv_file}"
+        f"gradebook {course.db_label}; grades {csv_file}"
         + (f" ({UNSANDBOXED}: graded without a sandbox)" if unsafe else "")
     )
     return done

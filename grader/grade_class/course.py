@@ -20,10 +20,19 @@ class Course:
     config_file: Path
     course_id: str
     db_url: str
-    db_path: Path
+    db_path: Path | None  # the SQLite file, None for a server gradebook (PostgreSQL...)
     coursedir: object  # nbgrader.coursedir.CourseDirectory
     # notebook name -> list of (grade cell name, max score), in notebook order
     notebooks: dict
+
+    @property
+    def db_label(self) -> str:
+        """The gradebook as the reports name it: a file, or the URL without its password."""
+        if self.db_path is not None:
+            return str(self.db_path)
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.db_url).render_as_string(hide_password=True)
 
     def source_folder(self) -> Path:
         """source/<assignment>: the instructor's notebooks."""
@@ -67,20 +76,18 @@ def open_course(root: str | Path, assignment: str) -> Course:
 
     coursedir = CourseDirectory(config=cfg)
     db_url = coursedir.db_url
-    db_path = _sqlite_path(db_url)
-    if db_path is None:
-        raise GradingError(
-            f"grade_class copies the gradebook for each worker and supports SQLite gradebooks "
-            f"only; CourseDirectory.db_url is {db_url!r}"
-        )
-    if not db_path.is_file():
+    db_path = _sqlite_path(db_url)  # any other URL nbgrader accepts is a server (PostgreSQL...)
+    if db_path is not None and not db_path.is_file():
         raise GradingError(
             f"no gradebook at {db_path}; run `nbgrader generate_assignment {assignment}` first"
         )
-    if not os.access(db_path, os.W_OK) or not os.access(db_path.parent, os.W_OK):
+    if db_path is not None and (
+        not os.access(db_path, os.W_OK) or not os.access(db_path.parent, os.W_OK)
+    ):
         raise GradingError(
             f"the gradebook {db_path} (or its folder) is not writable; fix its permissions"
         )
+    label = str(db_path) if db_path is not None else db_url.split("@")[-1]
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     if not source.is_dir():
         raise GradingError(f"no source folder {source} for assignment {assignment!r}")
@@ -93,7 +100,7 @@ def open_course(root: str | Path, assignment: str) -> Course:
                 record = gb.find_assignment(assignment)
             except MissingEntry:
                 raise GradingError(
-                    f"assignment {assignment!r} is not in the gradebook {db_path}; run "
+                    f"assignment {assignment!r} is not in the gradebook {label}; run "
                     f"`nbgrader generate_assignment {assignment}` first"
                 ) from None
             notebooks = {
@@ -103,7 +110,7 @@ def open_course(root: str | Path, assignment: str) -> Course:
     except GradingError:
         raise
     except Exception as err:  # sqlalchemy errors: a corrupt or locked database
-        raise GradingError(f"cannot read the gradebook {db_path}: {err}") from err
+        raise GradingError(f"cannot read the gradebook {label}: {err}") from err
     if not notebooks:
         raise GradingError(
             f"assignment {assignment!r} has no notebooks in the gradebook; run "

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
+from grader.grade_class.bundle import read_tree, write_tree
 from grader.grade_class.course import Course
 from grader.grade_class.results import StudentResult
 
 
-def merge_result(course: Course, result: StudentResult) -> None:
-    """Write one student's result into the course's gradebook (one record per student)."""
+def merge_result(course: Course, result: StudentResult, attempts: int = 5) -> None:
+    """Write one student's result into the course's gradebook (one record per student).
+
+    Only the coordinating process calls this. Two instructors grading different assignments
+    into one server gradebook may both create the same student at once: the loser of that race
+    gets an integrity error, rolls back and tries again."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(attempts):
+        try:
+            _merge_once(course, result)
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _merge_once(course: Course, result: StudentResult) -> None:
     import warnings
 
     from nbgrader.api import Gradebook
@@ -38,31 +57,43 @@ def merge_result(course: Course, result: StudentResult) -> None:
                     grade.auto_score = new[grade.name]["auto_score"]
                     grade.needs_manual_grade = bool(new[grade.name]["needs_manual_grade"])
             comments = result.comments.get(name, {})
+            manual = result.manual_comments.get(name, {})
             for comment in nb.comments:
                 if comment.name in comments:
                     comment.auto_comment = comments[comment.name]
+                if manual.get(comment.name):  # the trusted check's reasons, for a human
+                    comment.manual_comment = manual[comment.name]
             if name in result.penalties and result.penalties[name] is not None:
                 nb.late_submission_penalty = result.penalties[name]
-            if name in result.flagged_notebooks:
+            if name in result.flagged_notebooks or name in result.trusted_flags:
                 nb.flagged = True  # shows in the formgrader; a human clears it
         gb.db.commit()
 
 
 def copy_back(course: Course, result: StudentResult) -> None:
-    """Replace the course's autograded/ and feedback/ folders of this student with this run's."""
+    """Replace the course's autograded/ and feedback/ folders of this student with this run's
+    (``result.files``, sent back by the worker as bytes)."""
     for step in (course.coursedir.autograded_directory, course.coursedir.feedback_directory):
         target = course.path(step, result.student)
         if target.exists():
             shutil.rmtree(target)
             if not any(target.parent.iterdir()):
                 target.parent.rmdir()  # autograded/<student>/ held only this assignment
-        if result.workdir is None or result.failed:
+        if result.failed or not result.files.get(step):
             continue
-        made = Path(result.workdir) / os.path.relpath(target, course.root)
-        if made.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(made, target)
+        write_tree(target, result.files[step])
+
+
+def collect_files(course: Course, workdir: Path, student: str) -> dict:
+    """step -> {relative path: bytes} of a worker course's autograded/ and feedback/ folders
+    for one student (removed there)."""
+    files = {}
+    for step in (course.coursedir.autograded_directory, course.coursedir.feedback_directory):
+        made = Path(workdir) / os.path.relpath(course.path(step, student), course.root)
+        if made.is_dir():
+            files[step] = read_tree(made)
             shutil.rmtree(made)
+    return files
 
 
 def read_scores(course: Course, students: list[str]) -> dict:

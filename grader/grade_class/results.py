@@ -38,6 +38,10 @@ class GradingError(RuntimeError):
     """Grading itself failed (configuration, gradebook, assignment): the command exits 1."""
 
 
+class SandboxRefused(RuntimeError):
+    """A grading worker cannot start a sandbox, so it refuses to grade (the message names it)."""
+
+
 @dataclass
 class StudentResult:
     """What happened to one student's submission."""
@@ -60,6 +64,12 @@ class StudentResult:
     workdir: str | None = None  # worker course copy holding autograded/ and feedback/
     unscored: bool = False  # a limit status whose kernel died: not scored, needs manual review
     sandboxed: bool = True  # False: graded with --unsafe-no-sandbox
+    # Set by the trusted checks in the worker's gradebook, carried to the course's gradebook:
+    trusted_flags: list = field(default_factory=list)  # notebooks flagged for a human
+    manual_comments: dict = field(default_factory=dict)  # notebook -> cell -> manual comment
+    # step (autograded, feedback) -> {path under that step's student/assignment folder: bytes}
+    files: dict = field(default_factory=dict)
+    merge_seconds: float = 0.0  # time to write it into the course (gradebook and folders)
 
     @property
     def failed(self) -> bool:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from grader.grade_class.course import Course
+from grader.grade_class.merge import collect_files
 from grader.grade_class.plan import Plan
 from grader.grade_class.results import LIMIT_STATUS, STATUS_TEXT, GradingError, StudentResult
 from grader.sandbox.cgroup import remove_stale_cgroups
@@ -183,7 +184,11 @@ class Worker:
             workdir=str(self.dir),
             errors=reply.get("errors", {}),
             sandboxed=not self.env.get(UNSAFE_ENV),
+            trusted_flags=reply.get("flagged", []),
+            manual_comments=reply.get("manual_comments", {}),
         )
+        # The results travel as data: the autograded notebooks and the feedback as bytes.
+        result.files = collect_files(c, self.dir, student)
         if reply.get("limit"):
             _name_the_limit(result, reply["limit"])
         return result
