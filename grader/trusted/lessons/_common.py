@@ -25,6 +25,17 @@ def describe(value) -> str:
     return f"{type(value).__name__} {value!r}"[:80]
 
 
+def number(value) -> float | None:
+    """A returned Python number (not a bool) or one-element real tensor as a float, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value.detach().double().reshape(()))
+    return None
+
+
 def close(got, want: torch.Tensor, rtol: float, atol: float, floating_only: bool = False) -> bool:
     """``got`` is a real, finite tensor of ``want``'s shape within ``atol + rtol * |want|`` of
     it, elementwise, in float64 (``floating_only``: an integer tensor never is)."""

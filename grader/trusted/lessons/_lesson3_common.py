@@ -11,6 +11,7 @@ import torch
 
 from grader.trusted.lessons._common import close as _close
 from grader.trusted.lessons._common import draw as randint  # noqa: F401 - used by lesson 3's parts
+from grader.trusted.lessons._common import number  # noqa: F401 - used by lesson 3's parts
 from grader.trusted.spec import Outcome
 
 TOL = 1e-4
@@ -40,17 +41,6 @@ def clip_gradients(params, theta):
 def close(got, want: torch.Tensor, tol: float = TOL, atol: float = 1e-6) -> bool:
     """Same shape, real, finite, and within ``atol + tol * |want|`` elementwise (in float64)."""
     return _close(got, want, tol, atol, floating_only=True)
-
-
-def number(value) -> float | None:
-    """A returned Python number or one-element real tensor as a float, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
-        return float(value.double().reshape(()))
-    return None
 
 
 def error_message(fn: str, outcome: Outcome, what: str) -> str | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import torch
 
-from grader.trusted.lessons._common import describe
+from grader.trusted.lessons._common import describe, number
 from grader.trusted.spec import Call, Check, Outcome
 
 NOTEBOOK = "perplexity.ipynb"
@@ -36,17 +36,6 @@ RTOL = 1e-4
 
 
 # --------------------------------------------------------------------------- comparisons
-
-
-def _number(value) -> float | None:
-    """The returned value as a float (a float, an int, or a one-element tensor), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
-        return float(value.detach().double().reshape(()))
-    return None
 
 
 def _matches(got: float, want: float) -> bool:
@@ -67,7 +56,7 @@ def _judge_numbers(
     for outcome, (what, want, mistakes) in zip(outcomes, cases, strict=True):
         if outcome.error is not None:
             return f"{fn} raised {outcome.error} on {what}; {general}"
-        got = _number(outcome.value)
+        got = number(outcome.value)
         if got is None:
             return f"{fn} should return a single number for {what}, got {describe(outcome.value)}"
         if _matches(got, want):
