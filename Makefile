@@ -43,7 +43,8 @@ $(VENV)/.course-installed: requirements.txt requirements-grading.txt pyproject.t
 
 setup-dev: $(VENV)/.dev-installed
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/ensure_bwrap.sh scripts/ensure_postgres.sh
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/ensure_bwrap.sh scripts/ensure_postgres.sh \
+		scripts/ensure_chromium.sh scripts/apt_install.sh
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_bwrap.sh
