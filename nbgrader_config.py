@@ -39,12 +39,11 @@ c.LimitOutput.max_traceback = 100
 # a student's own code on the student's own machine, which usually has no user namespaces.
 c.Autograde.autograde_preprocessors = [
     "grader.sandbox.nbgrader.SandboxedExecute",
-    # >>> trusted checks (grader.trusted, H2): its preprocessor goes here, right after execution.
-    # Each autograded test cell is re-checked outside the student's kernel (fresh sandbox, secret
-    # inputs, independent references); a failed check adds a "Trusted check: ..." error output
-    # (the cell scores 0) and a disagreement with the kernel flags the notebook for a human.
+    # Trusted checks (grader/trusted/), right after execution: each autograded test cell is
+    # re-checked outside the student's kernel (fresh sandbox, secret inputs, independent
+    # references); a failed check adds a "Trusted check: ..." error output (the cell scores 0),
+    # and a disagreement with the kernel flags the notebook for a human.
     "grader.trusted.nbgrader_plugin.TrustedChecks",
-    # <<< trusted checks
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -53,13 +52,12 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# >>> feedback (grader.trusted, H2): feedback never shows hidden tests. generate_feedback's own
-# list has no ClearHiddenTests; hidden regions are cut from the test cells and error outputs of
-# grade cells keep only "Error: message" (a traceback would quote the hidden lines it ran).
+# Feedback never shows hidden tests: generate_feedback's own list has no ClearHiddenTests; hidden
+# regions are cut from the test cells, and error outputs of grade cells keep only
+# "Error: message" (a traceback would quote the hidden lines it ran).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "grader.trusted.nbgrader_plugin.HideTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-# <<< feedback

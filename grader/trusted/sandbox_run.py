@@ -3,7 +3,7 @@
 The runner (``grader/in_sandbox/runner.py``) runs in a fresh bubblewrap sandbox through
 ``grader.sandbox.run_sandboxed``, with ``grader/in_sandbox`` bound read-only and the scratch
 folder as its only writable folder. Unsandboxed only when the caller passes ``unsafe=True`` or
-the instructor set ``RNN_COURSE_UNSAFE_NO_SANDBOX=1`` (H1's switch, ``grader.sandbox.kernel``).
+the instructor set ``RNN_COURSE_UNSAFE_NO_SANDBOX=1`` (``grader.sandbox.kernel``).
 """
 
 from __future__ import annotations
