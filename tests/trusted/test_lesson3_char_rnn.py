@@ -161,3 +161,25 @@ def test_delegating_answers_are_right_when_nothing_is_disabled():
             if check.grade_id in judged:
                 outcomes = outcomes_in_process(check.calls, namespace, 19)
                 assert check.judge(outcomes) is None, case.name
+
+
+def test_predict_replay_accepts_our_text_and_refuses_a_changed_character():
+    """The predict judge forgives a draw that float32 rounding breaks the other way (the
+    sandboxed model computes in float32, our reference in float64), and nothing else: the text we
+    generate replays, and a character changed to one our draw cannot give does not."""
+    from grader.trusted.lessons import _lesson3_sampling as sampling
+
+    cases = [c for c in sampling._predict_cases(torch.Generator().manual_seed(5)) if c["n"]]
+    for case in cases:
+        want = sampling._generate(case, case["seed"])
+        assert sampling._replays(case, want, case["seed"])
+        at = len(case["prefix"]) + case["n"] // 2
+        others = [t for t in case["idx_to_token"] if t not in ("<unk>", want[at])]
+        accepted = [
+            t
+            for t in others
+            if sampling._replays(case, want[:at] + t + want[at + 1 :], case["seed"])
+        ]
+        # at most one other character: the float32 draw, when it differs from the float64 one
+        assert len(accepted) <= 1, (case["kind"], accepted)
+        assert not sampling._replays(case, want[:-1], case["seed"])
