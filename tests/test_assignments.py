@@ -152,6 +152,10 @@ def test_helpers_on_a_toy_assignment(tmp_path):
     _toy_project(project)
     assert assignments(project) == ["toy"]
     root = make_course(tmp_path / "work", ["toy"], source_root=project)
+    # The toy has no trusted check module (grader/trusted/lessons/): the course's config refuses
+    # to grade such an assignment unless the instructor lists it (then flagged for a human).
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write('\nc.TrustedChecks.unchecked_assignments = ["toy"]\n')
     release = generate(root, "toy")
     first = tree_bytes(release)
     assert "raise NotImplementedError" in first["toy.ipynb"].decode()
