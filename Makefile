@@ -17,12 +17,13 @@ endif
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab instructor setup setup-dev test lint format release student-edition benchmark clean help
+.PHONY: lab instructor setup setup-dev test catalogue lint format release student-edition benchmark clean help
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab on lesson 1"
 	@echo "make instructor set up and open the formgrader (course root: grade, release, export)"
 	@echo "make test       set up and run every test (what CI runs)"
+	@echo "make catalogue  grade every case of the submission catalogue (make test: a sample)"
 	@echo "make release    regenerate release/ from source/ with nbgrader"
 	@echo "make student-edition EDITION=DIR [EDITION_ARGS='--force --binder-repo OWNER/REPO-student']"
 	@echo "                write the student-facing repository (no source/, grader/, tests/)"
@@ -71,7 +72,7 @@ format: setup-dev
 	$(BIN)/ruff format .
 
 test: setup-dev lint
-	$(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov=grader --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
+	CATALOGUE_SCOPE=ci $(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov=grader --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/run.py --quick
 
 release: setup
@@ -85,6 +86,10 @@ EDITION ?= ../rnn-course-student
 EDITION_ARGS ?=
 student-edition: setup
 	$(BIN)/python -m grader.student_edition $(EDITION) $(EDITION_ARGS)
+
+# Every case of the catalogue (make test grades the adversarial ones and a third of the others).
+catalogue: setup-dev
+	CATALOGUE_SCOPE=full $(BIN)/python -m pytest tests/test_catalogue.py $(PYTEST_ARGS)
 
 benchmark: setup-dev
 	$(BIN)/python benchmarks/run.py

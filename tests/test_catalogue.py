@@ -20,6 +20,13 @@ The per-case report (expected vs scored) is printed and written to artifacts/cat
 the test fails listing every mismatching case. ``CATALOGUE_ONLY=lesson1_hidden_state`` (comma
 separated) restricts the run, ``CATALOGUE_MATCH=sandbox,honest`` keeps only the cases whose name
 contains one of the words; ``CATALOGUE_JOBS`` sets the workers (default 2).
+
+``CATALOGUE_SCOPE=ci`` (what ``make test`` and CI run) grades every adversarial case (hostile,
+cheat, sandbox, pasted, delegating) and, of each exercise's other cases, every third one in file
+order (the first, the fourth, ...), so that CI stays well inside its time: each case costs a
+sandboxed kernel and a sandboxed trusted check. ``CATALOGUE_SCOPE=full`` (the default by hand,
+and ``make catalogue``) grades every case. Every case's answers also meet the trusted checks
+alone, in process, in tests/trusted/ (all cases, every run).
 """
 
 from __future__ import annotations
@@ -68,7 +75,31 @@ def load_cases(assignment: str) -> list:
     if hostile.ASSIGNMENT == assignment:
         cases += hostile.CASES
     words = [w for w in os.environ.get("CATALOGUE_MATCH", "").split(",") if w]
-    return [c for c in cases if not words or any(w in c.name for w in words)]
+    cases = [c for c in cases if not words or any(w in c.name for w in words)]
+    return in_scope(cases, os.environ.get("CATALOGUE_SCOPE", "full"))
+
+
+ADVERSARIAL = {"hostile", "cheat", "sandbox", "pasted", "delegating"}
+
+
+def in_scope(cases: list, scope: str) -> list:
+    """``full``: every case. ``ci``: every adversarial case (its name's prefix before ':' is in
+    ADVERSARIAL) and every third of each exercise's other cases, in file order."""
+    if scope == "full":
+        return cases
+    if scope != "ci":
+        raise ValueError(f"CATALOGUE_SCOPE must be 'full' or 'ci', got {scope!r}")
+    seen: dict[str, int] = {}
+    kept = []
+    for case in cases:
+        group = case.name.split(":")[0].strip()
+        if group in ADVERSARIAL:
+            kept.append(case)
+            continue
+        seen[group] = seen.get(group, -1) + 1
+        if seen[group] % 3 == 0:
+            kept.append(case)
+    return kept
 
 
 def student_id(name: str, taken: set[str]) -> str:
@@ -431,3 +462,22 @@ def test_catalogue(assignment, tmp_path):
     assert not mismatches, f"{len(mismatches)} case(s) scored unlike expected:\n" + "\n".join(
         mismatches
     )
+
+
+def test_ci_scope_keeps_every_adversarial_case_and_a_third_of_each_exercise():
+    for assignment in catalogue_assignments():
+        every = in_scope(_all_cases(assignment), "full")
+        kept = in_scope(every, "ci")
+        adversarial = [c for c in every if c.name.split(":")[0].strip() in ADVERSARIAL]
+        assert all(c in kept for c in adversarial), assignment
+        for group in {c.name.split(":")[0].strip() for c in every} - ADVERSARIAL:
+            mine = [c for c in every if c.name.split(":")[0].strip() == group]
+            assert [c for c in kept if c in mine] == mine[::3], (assignment, group)
+    with pytest.raises(ValueError, match="CATALOGUE_SCOPE"):
+        in_scope([], "most")
+
+
+def _all_cases(assignment: str) -> list:
+    cases = list(importlib.import_module(f"catalogue.{assignment}").CASES)
+    hostile = importlib.import_module("catalogue.hostile")
+    return cases + (list(hostile.CASES) if hostile.ASSIGNMENT == assignment else [])
