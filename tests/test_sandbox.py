@@ -154,6 +154,23 @@ def test_readonly_paths_are_visible_but_not_writable(course, tmp_path):
     assert done.stdout.splitlines() == ["[1, 2]", "Read-only file system"], done.stderr
 
 
+def test_the_corpus_is_found_through_a_symlinked_course_data_dir(course, tmp_path, monkeypatch):
+    """COURSE_DATA_DIR may go through a symlink (a shared folder linked beside the course): the
+    sandbox binds the real folder and points the variable at it, so the book is still found."""
+    real = tmp_path / "real-data"
+    real.mkdir()
+    (real / "timemachine.txt").write_text("the time machine")
+    link = tmp_path / "linked"
+    link.symlink_to(real)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(link))
+    code = (
+        "import os\n"
+        "print(open(os.path.join(os.environ['COURSE_DATA_DIR'], 'timemachine.txt')).read())"
+    )
+    done = sandboxed_python(code, course / "scratch")
+    assert done.stdout.strip() == "the time machine", done.stderr
+
+
 def test_no_connection_to_a_server_on_the_host_loopback(course):
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]

@@ -50,6 +50,10 @@ def sandbox_env(workdir: Path, env: Mapping[str, str] | None = None) -> dict[str
     for name in ("COURSE_DATA_DIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TZ"):
         if os.environ.get(name):
             inside[name] = os.environ[name]
+    if inside.get("COURSE_DATA_DIR"):
+        # The corpus is bound at its real path: a COURSE_DATA_DIR that goes through a symlink
+        # would name nothing inside, and course_utils would then try to download the book.
+        inside["COURSE_DATA_DIR"] = str(Path(inside["COURSE_DATA_DIR"]).resolve())
     inside.update(env or {})
     inside.pop("JPY_PARENT_PID", None)
     return inside
