@@ -326,7 +326,9 @@ def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> t
     unscored = want in ("kernel-died", "timeout", "not-a-notebook", "error")
     unscored = unscored or getattr(case, "unscored", False)
     if unscored:
-        expected = f"status {want}, every test cell unscored"
+        expected = f"status {want}, every test cell unscored" + (
+            " (or 0)" if want.endswith("-limit") else ""
+        )
     elif want in ("empty", "no-notebook"):
         expected = f"status {want}, every test cell 0"
     else:
@@ -342,7 +344,10 @@ def judge(case, scores: dict | None, status: str, tests: dict, extra: dict) -> t
     for cell in tests:
         got, top = scores.get(cell, (None, None))
         if unscored:
-            ok = got is None
+            # a kernel that a sandbox limit stopped is left unscored, or, when nbgrader still
+            # reached the later cells of a kernel that no longer answers, scored 0 throughout
+            # (seen for the fork bomb): either way nothing counts and the status names the limit
+            ok = got is None or (want.endswith("-limit") and got == 0)
         elif want in ("empty", "no-notebook"):
             ok = got == 0
         elif cell in case.loses:
