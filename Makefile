@@ -87,7 +87,7 @@ EDITION_ARGS ?=
 student-edition: setup
 	$(BIN)/python -m grader.student_edition $(EDITION) $(EDITION_ARGS)
 
-# Every case of the catalogue (make test grades the adversarial ones and a third of the others).
+# Every case of the catalogue (make test grades the adversarial ones and a quarter of the others).
 catalogue: setup-dev
 	CATALOGUE_SCOPE=full $(BIN)/python -m pytest tests/test_catalogue.py $(PYTEST_ARGS)
 

@@ -1,7 +1,7 @@
 """Grading speed: one complete submission, and a class with the class command vs plain nbgrader.
 
     python benchmarks/bench_grading.py            # -> benchmarks/results/grading.md
-    python benchmarks/bench_grading.py --quick    # smoke run: lesson 1 only, 3 students
+    python benchmarks/bench_grading.py --quick    # smoke run: lesson 1 only, 2 students
     python benchmarks/bench_grading.py --students 20 --assignment lesson3_char_rnn
 
 1. One complete submission: the instructor's answers to every lesson, autograded lesson by lesson
@@ -250,7 +250,7 @@ def header() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 3 students")
+    parser.add_argument("--quick", action="store_true", help="smoke run: lesson 1, 2 students")
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--assignment", default="lesson1_hidden_state")
     parser.add_argument(
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lessons = [a for a in LESSONS if (ROOT / "source" / a).is_dir()]
     if args.quick:
-        lessons, args.students, args.repeats, args.one_repeats = lessons[:1], 3, 1, 1
+        lessons, args.students, args.repeats, args.one_repeats = lessons[:1], 2, 1, 1
         args.assignment = lessons[0]
     head = header()
     print(head, flush=True)

@@ -22,8 +22,8 @@ separated) restricts the run, ``CATALOGUE_MATCH=sandbox,honest`` keeps only the 
 contains one of the words; ``CATALOGUE_JOBS`` sets the workers (default 2).
 
 ``CATALOGUE_SCOPE=ci`` (what ``make test`` and CI run) grades every adversarial case (hostile,
-cheat, sandbox, pasted, delegating) and, of each exercise's other cases, every third one in file
-order (the first, the fourth, ...), so that CI stays well inside its time: each case costs a
+cheat, sandbox, pasted, delegating) and, of each exercise's other cases, every fourth one in file
+order (the first, the fifth, ...), so that CI stays well inside its time: each case costs a
 sandboxed kernel and a sandboxed trusted check. ``CATALOGUE_SCOPE=full`` (the default by hand,
 and ``make catalogue``) grades every case. Every case's answers also meet the trusted checks
 alone, in process, in tests/trusted/ (all cases, every run).
@@ -80,11 +80,12 @@ def load_cases(assignment: str) -> list:
 
 
 ADVERSARIAL = {"hostile", "cheat", "sandbox", "pasted", "delegating"}
+CI_STRIDE = 4  # CATALOGUE_SCOPE=ci keeps one in CI_STRIDE of each exercise's ordinary cases
 
 
 def in_scope(cases: list, scope: str) -> list:
     """``full``: every case. ``ci``: every adversarial case (its name's prefix before ':' is in
-    ADVERSARIAL) and every third of each exercise's other cases, in file order."""
+    ADVERSARIAL) and every fourth of each exercise's other cases, in file order."""
     if scope == "full":
         return cases
     if scope != "ci":
@@ -97,7 +98,7 @@ def in_scope(cases: list, scope: str) -> list:
             kept.append(case)
             continue
         seen[group] = seen.get(group, -1) + 1
-        if seen[group] % 3 == 0:
+        if seen[group] % CI_STRIDE == 0:
             kept.append(case)
     return kept
 
@@ -469,7 +470,7 @@ def test_catalogue(assignment, tmp_path):
     )
 
 
-def test_ci_scope_keeps_every_adversarial_case_and_a_third_of_each_exercise():
+def test_ci_scope_keeps_every_adversarial_case_and_a_quarter_of_each_exercise():
     for assignment in catalogue_assignments():
         every = in_scope(_all_cases(assignment), "full")
         kept = in_scope(every, "ci")
@@ -477,7 +478,7 @@ def test_ci_scope_keeps_every_adversarial_case_and_a_third_of_each_exercise():
         assert all(c in kept for c in adversarial), assignment
         for group in {c.name.split(":")[0].strip() for c in every} - ADVERSARIAL:
             mine = [c for c in every if c.name.split(":")[0].strip() == group]
-            assert [c for c in kept if c in mine] == mine[::3], (assignment, group)
+            assert [c for c in kept if c in mine] == mine[::CI_STRIDE], (assignment, group)
     with pytest.raises(ValueError, match="CATALOGUE_SCOPE"):
         in_scope([], "most")
 
