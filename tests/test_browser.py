@@ -615,7 +615,12 @@ def test_nbgrader_validate_button_passes_instructor_version(lesson, lab, page, c
     path = f"source/{lesson}/{LESSONS[lesson]}"
     open_notebook(page, lab, path, kernel=False)  # Validate runs its own kernel on the server
     button = page.locator(".jp-NotebookPanel-toolbar .validate-button")
-    assert button.count() == 1, f"{path}: nbgrader's Validate button is not in the toolbar"
+    # nbgrader's extension adds the button after the panel is ready (CI once looked too early)
+    try:
+        button.wait_for(state="visible", timeout=60_000)
+    except pytest.importorskip("playwright.sync_api").TimeoutError:
+        pytest.fail(f"{path}: nbgrader's Validate button is not in the toolbar after 60 s")
+    assert button.count() == 1, f"{path}: {button.count()} Validate buttons in the toolbar"
     start = time.monotonic()
     button.click()  # saves the notebook (in the temporary copy), then validates it on the server
     message = page.locator(".jp-Dialog #validation-message")
