@@ -63,6 +63,19 @@ def test_runs_as_uid_1000_in_its_folder_with_a_clean_environment(course):
     assert done.limit is None
 
 
+def test_nbgraders_execution_mode_reaches_the_sandbox(course, monkeypatch):
+    """nbgrader sets NBGRADER_EXECUTION around its kernels and the lessons cut their training
+    to the grading budget by it: inside the sandbox, course_utils must still see it."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    done = sandboxed_python(
+        "import os, course_utils.grading as g; "
+        "print(os.environ.get('NBGRADER_EXECUTION'), g.grading_mode(), g.budget(20.0, 2.0))",
+        course / "scratch",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["autograde", "True", "2.0"], done.stdout
+
+
 def test_cannot_read_the_course_home_host_tmp_or_grader(course):
     home_secret = Path.home() / f".rnn-sandbox-test-{os.getpid()}"
     home_secret.write_text("home secret")
