@@ -96,10 +96,10 @@ def variant_course(tmp: Path, name: str, cells_kept, trusted: bool, assignment: 
     return root
 
 
-def add_students(root: Path, cases: list) -> list[str]:
+def add_students(root: Path, cases: list, assignment: str = A) -> list[str]:
     from bench_grading import add_students as add
 
-    return add(root, A, cases)
+    return add(root, assignment, cases)
 
 
 def _is_test(cell) -> bool:
@@ -143,16 +143,16 @@ def breakdown(tmp: Path, per_variant: int) -> dict:
 def lesson_costs(tmp: Path, per_lesson: int) -> dict:
     """Median seconds of one instructor-answer submission of each lesson, whole pipeline, one
     worker (the first submission, which also starts the grading process, is left out)."""
+    from bench_grading import LESSONS
     from catalogue import Case
 
     out = {}
-    for assignment in sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir()):
+    for assignment in LESSONS:
         root = variant_course(
             tmp, f"cost-{assignment}", lambda cells: list(cells), True, assignment
         )
-        from bench_grading import add_students as add
-
-        add(root, assignment, [Case(f"instructor answers {i}") for i in range(per_lesson + 1)])
+        cases = [Case(f"instructor answers {i}") for i in range(per_lesson + 1)]
+        add_students(root, cases, assignment)
         _, results = grade(root, 1, "dask", assignment)
         secs = sorted(r.seconds for r in results)[1:]
         out[assignment] = statistics.median(secs) if secs else float("nan")
@@ -195,7 +195,7 @@ def class_runs(tmp: Path, n: int, n_one: int) -> dict:
         )  # fmt: skip
     if scores["pool x2"] != scores["dask x2"]:
         raise AssertionError("the pool and the LocalCluster gave different scores")
-    two = {k: v for k, v in scores["dask x2"].items() if k in set(subset)}
+    two = {k: scores["dask x2"].get(k) for k in subset}
     if scores["dask x1"] != two:
         raise AssertionError("one worker and two workers gave different scores")
     print(f"  same scores on both engines: {len(students)} students", flush=True)

@@ -50,8 +50,10 @@ def sandbox_env(workdir: Path, env: Mapping[str, str] | None = None) -> dict[str
     # nbgrader sets NBGRADER_EXECUTION (and NBGRADER_VALIDATING) around its kernels: the lessons
     # read it to cut their training to the grading budget (cu.grading.budget). Without it a
     # sandboxed lesson 3 trained for its full 20 s (a 30 s kernel instead of 10 s).
-    passed = ("COURSE_DATA_DIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TZ")
-    for name in passed + ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING"):
+    for name in (
+        "COURSE_DATA_DIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TZ",
+        "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
+    ):  # fmt: skip
         if os.environ.get(name):
             inside[name] = os.environ[name]
     if inside.get("COURSE_DATA_DIR"):
