@@ -228,6 +228,40 @@ def read_gradebook(root: Path, assignment: str) -> dict:
     return out
 
 
+def grader_comments(root: Path, assignment: str, student: str) -> list[str]:
+    """The comments the grading left on a student's cells (the trusted check's reasons among
+    them): printed with a case that scored unlike expected, so a CI log says why."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    with Gradebook(f"sqlite:///{root}/gradebook.db", cfg.CourseDirectory.course_id) as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return []
+        return [
+            f"{c.name}: {text}"
+            for nb in sub.notebooks
+            for c in nb.comments
+            for text in (c.manual_comment, c.auto_comment)
+            if text
+        ]
+
+
+def cell_errors(path: Path) -> list[str]:
+    """``grade_id: ename: evalue`` of every graded cell of an autograded notebook that erred."""
+    if not path.exists():
+        return []
+    return [
+        f"{cell['metadata']['nbgrader']['grade_id']}: {out['ename']}: {out['evalue'][:300]}"
+        for cell in json.loads(path.read_text())["cells"]
+        if cell["metadata"].get("nbgrader", {}).get("grade")
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+
+
 def output_chars(path: Path) -> int:
     """Characters of output (text streams and text/plain) stored in a notebook."""
     nb = json.loads(path.read_text())
@@ -459,7 +493,9 @@ def test_catalogue(assignment, tmp_path):
             f"| {'ok' if not mismatch else '**NO**'} | {case.name} | {expected} | {scored} |"
         )
         if mismatch:
-            mismatches.append(f"{case.name}: {mismatch}")
+            why = grader_comments(root, assignment, sid) + cell_errors(autograded)
+            said = "".join(f"\n    {line}" for line in why)
+            mismatches.append(f"{case.name}: {mismatch}{said}")
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     lines += ["", f"Class run: {tail}"]
     section = "\n".join(lines)

@@ -199,7 +199,9 @@ def plot_temperature_curve(temperatures, ppls, current=None, ax=None, reference=
     )
     for label, value in (reference or {}).items():
         ax.axhline(value, linestyle="--", linewidth=1, color="gray")
-        ax.text(temperatures[-1], value, f" {label}", va="bottom", ha="right", fontsize=8)
+        ax.text(
+            temperatures[-1], value, f" {label}", va="bottom", ha="right", fontsize=8, clip_on=True
+        )
     if current is not None:
         tau, p = current
         ax.plot([tau], [p], "o", color="tab:red", markersize=8, label=f"τ = {tau:.2f}: {p:.3f}")
@@ -208,7 +210,12 @@ def plot_temperature_curve(temperatures, ppls, current=None, ax=None, reference=
     ax.set_ylabel("perplexity")
     finite = [p for p in ppls if math.isfinite(p)]
     if finite:
-        ax.set_ylim(0.9 * min(finite), min(max(finite), 4 * min(finite)) * 1.05)
+        # The baselines stay inside the axes, with their labels: a barely trained model's curve
+        # can sit far above them (a label left outside breaks the figure's layout).
+        refs = [v for v in (reference or {}).values() if math.isfinite(v)]
+        low = min([*finite, *refs])
+        high = max([min(max(finite), 4 * min(finite)), *refs])
+        ax.set_ylim(0.9 * low, high * 1.05)
     ax.legend(loc="upper center", fontsize=8)
     return ax
 

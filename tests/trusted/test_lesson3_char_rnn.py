@@ -183,3 +183,30 @@ def test_predict_replay_accepts_our_text_and_refuses_a_changed_character():
         # at most one other character: the float32 draw, when it differs from the float64 one
         assert len(accepted) <= 1, (case["kind"], accepted)
         assert not sampling._replays(case, want[:-1], case["seed"])
+
+
+def test_rare_categories_are_pooled_and_impossible_draws_still_fail():
+    """Pearson's statistic is only chi-square distributed with enough expected draws per bin:
+    one draw of a category expected 0.01 times added 98 to it, and a right sampler failed."""
+    from grader.trusted.lessons._lesson3_sampling import _chi2, _limit
+
+    probs = [0.6, 0.3, 0.09, 0.00995, 0.00005]  # 600 draws: 360, 180, 54, 5.97, 0.03 expected
+    right = [0] * 360 + [1] * 180 + [2] * 54 + [3] * 5 + [4]  # the 0.03 category drawn once
+    stat, df = _chi2(right, probs)
+    assert df == 3 and stat <= _limit(df), (stat, df)  # categories 3 and 4 pooled: 6 expected
+    wrong = [0] * 200 + [1] * 200 + [2] * 200  # a flat sampler
+    stat, df = _chi2(wrong, probs)
+    assert stat > _limit(df), (stat, df)
+    stat, _ = _chi2([0] * 599 + [4], [0.6, 0.3, 0.09, 0.01, 0.0])  # a category that cannot happen
+    assert stat == math.inf
+
+
+# Secret seeds 0-299 for which the statistic without pooling fails the instructor's sampler (4
+# of 300; 5 of 400 with the earlier 300/300/60 draws): with pooling they pass.
+ONCE_FALSELY_FAILED = [238, 252, 269, 287]
+
+
+@pytest.mark.parametrize("seed", ONCE_FALSELY_FAILED)
+def test_a_right_sampler_passes_on_seeds_that_once_failed_it(seed):
+    check = next(c for c in lesson.checks(seed) if c.grade_id == SAMPLE)
+    assert check.judge(outcomes_in_process(check.calls, solutions(), seed)) is None
