@@ -54,8 +54,10 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.course-installed scripts/e
 
 # The server's root is the course root, so nbgrader finds nbgrader_config.py and the formgrader
 # works; students still land on lesson 1. Root (a container, a CI box) needs --allow-root.
+# LAB_ARGS: more `jupyter lab` options (the browser test passes its token and settings folders).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
-LAB := $(BIN)/jupyter lab --port $(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT)
+LAB_ARGS ?=
+LAB := $(BIN)/jupyter lab --port $(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB_ARGS)
 
 lab: setup
 	$(LAB) --LabApp.default_url=/lab/tree/release/lesson1_hidden_state/hidden_state.ipynb

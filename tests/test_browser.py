@@ -1,8 +1,10 @@
 """The lessons as students meet them: a real JupyterLab, driven in Debian's chromium.
 
-One JupyterLab server (this venv, 127.0.0.1, a free port, a random token) serves a temporary copy
-of the course, so nothing here ever writes into source/ or release/ (the Validate button saves the
-notebook). For each lesson:
+One JupyterLab server, started by the README's own `make lab` (this venv, 127.0.0.1, a free port,
+a random token), serves a temporary copy of the course, so nothing here ever writes into source/ or
+release/ (the Validate button saves the notebook). Its address must open lesson 1's student
+notebook. A second server, started by `make instructor` on the same copy, must land on a
+formgrader that lists every lesson. For each lesson:
 
 - the instructor version runs all cells in the browser: every code cell executed, no error, nothing
   on stderr, every plot drawn as an image, every slider rendered; each slider is then moved with the
@@ -21,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -201,9 +204,11 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A running JupyterLab server on 127.0.0.1 serving ``root``; ``url(path)`` opens a file."""
+    """A JupyterLab server on 127.0.0.1 serving the course copy ``root``, started the way a
+    student (``make lab``) or an instructor (``make instructor``) starts it; ``url(path)`` opens a
+    file, ``home()`` is the page the command lands on."""
 
-    def __init__(self, root: Path, workdir: Path):
+    def __init__(self, root: Path, workdir: Path, target: str = "lab"):
         self.root = root
         self.port = _free_port()
         self.token = secrets.token_hex(16)
@@ -219,24 +224,30 @@ class Lab:
         env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
         env["JUPYTERLAB_WORKSPACES_DIR"] = str(workdir / "lab-workspaces")
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        cmd = [
-            sys.executable, "-m", "jupyter", "lab",
+        # The Makefile runs .venv/bin/jupyter: the copy's .venv is the environment running these
+        # tests. `-o setup` keeps make from reinstalling it; everything else is the README's
+        # command, --allow-root under uid 0 included.
+        venv = root / ".venv"
+        if not venv.exists():
+            venv.symlink_to(Path(sys.prefix), target_is_directory=True)
+        extra = [
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
             f"--LabApp.user_settings_dir={settings}",
             f"--LabApp.workspaces_dir={workdir / 'lab-workspaces'}",
-        ]  # fmt: skip
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")  # CI containers run as root
-        self.log_path = workdir / "jupyterlab.log"
+        ]
+        cmd = ["make", "--no-print-directory", "-o", "setup", target,
+               f"PORT={self.port}", f"LAB_ARGS={' '.join(extra)}"]  # fmt: skip
+        self.log_path = workdir / f"jupyterlab-{target}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
-        # cwd = the course root: nbgrader's Validate handler reads nbgrader_config.py from the cwd
-        self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=self._log, stderr=self._log)
+        # cwd = the course root: nbgrader's Validate handler reads nbgrader_config.py from the cwd.
+        # Its own session, so that stop() ends make and the server it started together.
+        self.proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=self._log, stderr=self._log, start_new_session=True
+        )
         self._wait_until_up()
 
     def api(self, method: str, path: str):
@@ -268,19 +279,31 @@ class Lab:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/lab/tree/{path}?token={self.token}&reset"
 
+    def home(self) -> str:
+        """The server's root URL: what the address `make lab` prints leads to."""
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
     def shutdown_kernels(self) -> None:
         """Stop every kernel the browser started (keeps memory flat between lessons)."""
         for session in self.api("GET", "/api/sessions") or []:
             self.api("DELETE", f"/api/sessions/{session['id']}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """End make and the jupyter server it started (one process group)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                self.proc.poll()  # reaps make; the server is reaped by whoever adopted it
+                os.killpg(self.proc.pid, 0)  # raises once the group is empty
+                time.sleep(0.2)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         self._log.close()
 
 
@@ -291,7 +314,15 @@ def lab(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("lab")
     course = workdir / "course"
     shutil.copytree(ROOT, course, ignore=COPY_IGNORE, symlinks=True)
-    server = Lab(course, workdir)
+    server = Lab(course, workdir, "lab")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(lab, tmp_path_factory):
+    """`make instructor` on the same course copy (its own port, token and settings)."""
+    server = Lab(lab.root, tmp_path_factory.mktemp("instructor"), "instructor")
     yield server
     server.stop()
 
@@ -634,10 +665,28 @@ def test_nbgrader_validate_button_passes_instructor_version(lesson, lab, page, c
     page.locator(".jp-Dialog .jp-Dialog-button").first.click()
 
 
-def test_formgrader_lists_the_assignments(lab, page):
-    """`make instructor` serves the course root: the formgrader finds nbgrader_config.py and
-    lists every assignment of source/ (with a server rooted anywhere else it cannot work)."""
-    page.goto(f"http://127.0.0.1:{lab.port}/formgrader?token={lab.token}")
+def test_make_lab_lands_students_on_lesson_one(lab, page):
+    """`make lab` serves the course root (so nbgrader works) yet opens lesson 1's student
+    notebook: the server's own address leads there."""
+    page.goto(lab.home())
+    path = f"release/lesson1_hidden_state/{LESSONS['lesson1_hidden_state']}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(
+            JS_PANEL_READY, [path, False]
+        ):
+            break
+        time.sleep(0.25)
+    else:
+        pytest.fail(f"`make lab` opened {page.url}, not {path}, within 90 s")
+    assert "not a subdirectory" not in lab.log_path.read_text()
+
+
+def test_make_instructor_opens_a_working_formgrader(instructor_lab, page):
+    """`make instructor` serves the course root and lands on the formgrader, which finds
+    nbgrader_config.py and lists every assignment of source/ (with a server rooted anywhere else
+    it cannot work)."""
+    page.goto(instructor_lab.home())
     deadline = time.monotonic() + 90
     seen: set[str] = set()
     while time.monotonic() < deadline and seen != set(LESSONS):
@@ -646,5 +695,6 @@ def test_formgrader_lists_the_assignments(lab, page):
                 if frame.locator("table td", has_text=lesson).count():
                     seen.add(lesson)
         time.sleep(0.5)
+    assert "/formgrader" in page.url, f"`make instructor` landed on {page.url}"
     assert seen == set(LESSONS), f"the formgrader lists {sorted(seen)}, not every lesson"
-    assert "not a subdirectory" not in lab.log_path.read_text()
+    assert "not a subdirectory" not in instructor_lab.log_path.read_text()
