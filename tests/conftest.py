@@ -29,3 +29,7 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(saved)
+
+
+# In CI (CI=true) a skipped test fails: see ci_no_skips.py.
+from ci_no_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401

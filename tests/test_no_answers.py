@@ -271,7 +271,6 @@ def planted_converter(b_h, W_hh, W_xh):
     return PlantedRNN.to_torch(type("P", (), {"W_xh": W_xh, "W_hh": W_hh, "b_h": b_h})())
 
 
-@pytest.mark.skipif("lesson2_concat" not in CHECKED_LESSONS, reason="lesson 2 has no checks yet")
 @pytest.mark.parametrize(
     "candidate",
     [
@@ -304,8 +303,6 @@ KNOWN_ANSWERS = [  # course_utils code the lessons need, which answers an exerci
 def test_known_course_utils_answers_are_found_and_disabled(lesson, exercise, label):
     """Without its stub, the sweep finds the course_utils callable that answers the exercise
     (so the sweep sees real course_utils answers), and the lesson's DISABLE lists it."""
-    if lesson not in CHECKED_LESSONS:
-        pytest.skip(f"{lesson} has no trusted checks yet")
     module = lesson_module(lesson)
     assert label in module.DISABLE, f"{lesson}: add {label!r} to DISABLE: it answers {exercise}"
     signature = ac.exercise_signatures(source_notebook(lesson))[exercise]
