@@ -283,6 +283,30 @@ def test_rerun_keeps_one_consistent_record(graded_class):
     assert not (root / "feedback" / "crash" / "tiny").exists()
 
 
+def test_the_process_pool_engine_gives_the_same_records(template, tmp_path):
+    """--engine pool (no Dask) grades graded_class's four students into the same rows, CSV and
+    files as the default engine."""
+    root = copy_course(template, tmp_path / "course")
+    add_student(root, "good")
+    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
+    add_student(root, "crash", add="import os\nos._exit(1)")
+    add_student(root, "empty", empty=True)
+    done = grade(root, "--engine", "pool", "--jobs", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(process pool)" in done.stdout
+    rows, counts = gradebook_rows(root)
+    assert counts == {"submissions": 4, "grades": 8}
+    assert rows == {
+        "good": {"test_add": (2.0, False), "test_mul": (1.0, False)},
+        "wrong": {"test_add": (0.0, False), "test_mul": (1.0, False)},
+        "crash": {"test_add": (None, True), "test_mul": (None, True)},
+        "empty": {"test_add": (0.0, False), "test_mul": (0.0, False)},
+    }
+    csv_rows = read_csv(root)
+    assert csv_rows["wrong"]["total"] == "1" and csv_rows["crash"]["status"] == "kernel-died"
+    assert (root / "feedback" / "wrong" / "tiny" / "tiny.html").is_file()
+
+
 # ----------------------------------------------------------------------------- the limits
 
 
