@@ -29,9 +29,12 @@ class DaskCluster:
     """``start()`` a scheduler and ``workers`` single-threaded workers (no nanny: a killed
     worker stays dead); ``stop()`` ends them all."""
 
-    def __init__(self, workers: int = 2, worker_env: dict | None = None):
+    def __init__(self, workers: int = 2, worker_env: dict | list[dict | None] | None = None):
         self.n_workers = workers
-        self.worker_env = worker_env  # the workers' environment (default: the scheduler's)
+        # the workers' environment (default: the scheduler's), or a list: one per worker
+        envs = worker_env if isinstance(worker_env, list) else [worker_env] * workers
+        assert len(envs) == workers, f"{len(envs)} environments for {workers} workers"
+        self.worker_envs = envs
         self.port = _free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.base = Path(tempfile.mkdtemp(prefix="rnn-course-dask-"))
@@ -61,7 +64,7 @@ class DaskCluster:
                 f"worker{i}",
                 [dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"],
-                self.worker_env,
+                self.worker_envs[i],
             )  # fmt: skip
         from distributed import Client
 

@@ -155,3 +155,24 @@ def test_a_worker_that_cannot_sandbox_refuses_to_grade(template, tmp_path):
     assert "no worker can start a sandbox" in done.stderr
     rows, counts = gradebook_rows(root)
     assert counts["submissions"] == 0, rows
+
+
+def test_a_refusing_worker_sends_its_students_to_one_that_can_sandbox(template, tmp_path):
+    """One worker without bwrap, one with: the first refuses, every student is graded on the
+    second, sandboxed, with one record each."""
+    root = copy_course(template, tmp_path / "course")
+    add_student(root, "good")
+    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
+    add_student(root, "other")
+    with DaskCluster(workers=2, worker_env=[without_bwrap(), None]) as mixed:
+        done = grade_on(root, mixed.address)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cannot start a sandbox and refuses to grade unsandboxed" in done.stdout
+    assert "unsandboxed" not in done.stdout.replace("refuses to grade unsandboxed", "")
+    rows, counts = gradebook_rows(root)
+    assert rows == {
+        "good": GOOD,
+        "other": GOOD,
+        "wrong": {"test_add": (0.0, False), "test_mul": (1.0, False)},
+    }
+    assert counts == {"submissions": 3, "grades": 6}
