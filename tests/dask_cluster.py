@@ -1,14 +1,20 @@
 """A real Dask cluster for the tests: ``dask scheduler`` and ``dask worker`` processes from the
 venv, on 127.0.0.1 and a free port, each in its own empty folder (no shared course folder).
 
-    with DaskCluster(workers=2) as cluster:
+    with DaskCluster(workers=2, hide=[course_parent]) as cluster:
         cluster.address            # tcp://127.0.0.1:PORT, for --scheduler
         cluster.worker_pids()      # {worker address: pid}
+
+``hide``: folders the workers must not see. Each worker then runs in its own mount namespace
+(bubblewrap, everything else bound as it is) with an empty tmpfs over each of them, as if it ran
+on another machine that has the course environment but not the course: what grading needs from
+the course must reach it as bytes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,8 +35,14 @@ class DaskCluster:
     """``start()`` a scheduler and ``workers`` single-threaded workers (no nanny: a killed
     worker stays dead); ``stop()`` ends them all."""
 
-    def __init__(self, workers: int = 2, worker_env: dict | list[dict | None] | None = None):
+    def __init__(
+        self,
+        workers: int = 2,
+        worker_env: dict | list[dict | None] | None = None,
+        hide: list[Path] = (),
+    ):
         self.n_workers = workers
+        self.hide = [Path(p) for p in hide]
         # the workers' environment (default: the scheduler's), or a list: one per worker
         envs = worker_env if isinstance(worker_env, list) else [worker_env] * workers
         assert len(envs) == workers, f"{len(envs)} environments for {workers} workers"
@@ -59,10 +71,15 @@ class DaskCluster:
             [dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
              "--no-dashboard"],
         )  # fmt: skip
+        apart = []
+        if self.hide:
+            apart = [shutil.which("bwrap") or "bwrap", "--dev-bind", "/", "/", "--die-with-parent"]
+            for folder in self.hide:
+                apart += ["--tmpfs", str(folder)]
         for i in range(self.n_workers):
             self._spawn(
                 f"worker{i}",
-                [dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
+                [*apart, dask, "worker", self.address, "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"],
                 self.worker_envs[i],
             )  # fmt: skip
@@ -83,6 +100,13 @@ class DaskCluster:
 
         with Client(self.address, timeout=30) as client:
             return client.run(os.getpid)  # runs on each worker
+
+    def visible(self, path: Path) -> dict[str, bool]:
+        """worker address -> whether ``path`` exists for that worker."""
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            return client.run(os.path.exists, str(path))
 
     def processing(self) -> dict[str, list[str]]:
         """worker address -> keys of the tasks it is running now."""

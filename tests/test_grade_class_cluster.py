@@ -25,6 +25,8 @@ from test_grade_class import (
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[1]
+
 GOOD = {"test_add": (2.0, False), "test_mul": (1.0, False)}
 SLOW_ADD = "import time\ntime.sleep(12)\n\ndef add(a, b):\n    return a + b"
 
@@ -35,8 +37,11 @@ def template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def cluster():
-    with DaskCluster(workers=2) as c:
+def cluster(tmp_path_factory):
+    """Two workers that cannot see this session's temporary folders (every course copy lives
+    there) nor the repository's source/ and release/: no shared course folder."""
+    hidden = [tmp_path_factory.getbasetemp(), ROOT / "source", ROOT / "release"]
+    with DaskCluster(workers=2, hide=hidden) as c:
         yield c
 
 
@@ -65,8 +70,11 @@ def test_a_class_on_a_cluster_and_a_rerun_that_duplicates_nothing(template, tmp_
     assert counts == {"submissions": 4, "grades": 8}
     assert (root / "feedback" / "good" / "tiny" / "tiny.html").is_file()
     assert (root / "autograded" / "wrong" / "tiny" / "tiny.ipynb").is_file()
-    # the workers never saw the course folder: nothing of it is under their folders
-    assert not list(cluster.base.rglob("tiny.ipynb"))
+    # the workers cannot see the course folder (a tmpfs hides it): they graded from bytes
+    seen = cluster.visible(root / "nbgrader_config.py")
+    assert len(seen) == 2 and not any(seen.values()), seen
+    assert all(cluster.visible(ROOT / "course_utils").values())  # the environment they do see
+    assert not list(cluster.base.rglob("tiny.ipynb"))  # and they kept no copy
 
     again = grade_on(root, cluster.address)
     assert again.returncode == 0, again.stdout + again.stderr
