@@ -24,6 +24,7 @@ import course_utils.generate
 import course_utils.rnn
 import course_utils.train
 from grader.trusted.harness import outcomes_in_process
+from grader.trusted.lessons import _lesson3_sampling as sampling
 from grader.trusted.lessons import lesson3_char_rnn as lesson
 from grader.trusted.spec import Check
 
@@ -210,3 +211,30 @@ ONCE_FALSELY_FAILED = [238, 252, 269, 287]
 def test_a_right_sampler_passes_on_seeds_that_once_failed_it(seed):
     check = next(c for c in lesson.checks(seed) if c.grade_id == SAMPLE)
     assert check.judge(outcomes_in_process(check.calls, solutions(), seed)) is None
+
+
+# (secret seed, predict case) where the exact continuation, computed in float64, differs from
+# our float32 one (7 of 1,500 seeds, always past the 30th character: the chaotic state has
+# amplified float32 rounding). Before the drift-aware margin the judge rejected all seven; a
+# float32 model with other kernels (the sandbox's) does the same kind of thing, and once failed
+# the instructor's own predict in CI.
+DRIFTED = [(174, 4), (261, 4), (524, 4), (607, 4), (909, 3), (1151, 4), (1496, 4)]
+
+
+@pytest.mark.parametrize("seed, which", DRIFTED)
+def test_predict_accepts_a_continuation_that_float_rounding_changed(seed, which):
+    case = sampling._predict_cases(torch.Generator().manual_seed(seed))[which]
+    exact = dict(case, weights={k: v.double() for k, v in case["weights"].items()})
+    got, want = sampling._generate(exact, case["seed"]), sampling._generate(case, case["seed"])
+    assert got != want  # the two runs really part
+    assert sampling._replays(case, got, case["seed"])
+
+
+def test_predict_still_rejects_a_text_one_character_off():
+    """The margin grows only where the two runs drift: one character changed early fails."""
+    case = sampling._predict_cases(torch.Generator().manual_seed(174))[4]
+    want = sampling._generate(case, case["seed"])
+    k = len(case["prefix"]) + 2
+    letters = [ch for ch in case["idx_to_token"] if len(ch) == 1 and ch != want[k]]
+    for other in letters:
+        assert not sampling._replays(case, want[:k] + other + want[k + 1 :], case["seed"]), other

@@ -64,20 +64,23 @@ def draw_weights(kind: str, V: int, H: int, E: int, scale: float, gen) -> dict[s
 
 
 def reference_forward(kind: str, P: dict, X: torch.Tensor, state):
-    """Our forward pass: logits (B, T, V) and the last state ((B, H) scratch, (1, B, H) else)."""
+    """Our forward pass: logits (B, T, V) and the last state ((B, H) scratch, (1, B, H) else),
+    in the weights' dtype."""
     B, T = X.shape
     if kind == "scratch":
         V = P["b_q"].shape[0]
-        x = torch.eye(V)[X]  # (B, T, V)
-        h = torch.zeros(B, P["rnn.b_h"].shape[0]) if state is None else state
+        dtype = P["b_q"].dtype
+        x = torch.eye(V, dtype=dtype)[X]  # (B, T, V)
+        h = torch.zeros(B, P["rnn.b_h"].shape[0], dtype=dtype) if state is None else state
         logits = []
         for t in range(T):
             h = torch.tanh(x[:, t] @ P["rnn.W_xh"] + h @ P["rnn.W_hh"] + P["rnn.b_h"])
             logits.append(h @ P["W_hq"] + P["b_q"])
         return torch.stack(logits, 1), h
     V = P["output.bias"].shape[0]
-    x = P["embedding.weight"][X] if kind == "embedding" else torch.eye(V)[X]  # (B, T, d)
-    h = torch.zeros(B, P["rnn.bias_hh_l0"].shape[0]) if state is None else state[0]
+    dtype = P["output.bias"].dtype
+    x = P["embedding.weight"][X] if kind == "embedding" else torch.eye(V, dtype=dtype)[X]  # (B,T,d)
+    h = torch.zeros(B, P["rnn.bias_hh_l0"].shape[0], dtype=dtype) if state is None else state[0]
     logits = []
     for t in range(T):
         h = torch.tanh(
