@@ -95,18 +95,19 @@ class DaskCluster:
                 if time.monotonic() > deadline:
                     raise
 
-    def worker_pids(self) -> dict[str, int]:
+    def on_workers(self, fn, *args) -> dict:
+        """worker address -> ``fn(*args)`` run in that worker's process."""
         from distributed import Client
 
         with Client(self.address, timeout=30) as client:
-            return client.run(os.getpid)  # runs on each worker
+            return client.run(fn, *args)
+
+    def worker_pids(self) -> dict[str, int]:
+        return self.on_workers(os.getpid)
 
     def visible(self, path: Path) -> dict[str, bool]:
         """worker address -> whether ``path`` exists for that worker."""
-        from distributed import Client
-
-        with Client(self.address, timeout=30) as client:
-            return client.run(os.path.exists, str(path))
+        return self.on_workers(os.path.exists, str(path))
 
     def processing(self) -> dict[str, list[str]]:
         """worker address -> keys of the tasks it is running now."""

@@ -352,25 +352,29 @@ def page(browser, lab):
 # --------------------------------------------------------------------------------------------
 
 
+def wait_for_notebook(page, path: str, kernel: bool, timeout: float) -> None:
+    """Wait until JupyterLab shows ``path`` loaded (with ``kernel``, its kernel idle too)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(
+            JS_PANEL_READY, [path, kernel]
+        ):
+            return
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            pytest.fail(f"{path}: JupyterLab shows a dialog on opening: {dialog.inner_text()}")
+        time.sleep(0.25)
+    what = "no idle kernel" if kernel else "not loaded"
+    pytest.fail(f"{path}: {what} {timeout:.0f} s after {page.url} was opened")
+
+
 def open_notebook(page, lab: Lab, path: str, kernel: bool = True, timeout: float = 120.0) -> None:
     """Open ``path`` (relative to the served root); wait until it is loaded and, with ``kernel``,
     until its kernel is idle."""
     if not (lab.root / path).exists():
         pytest.fail(f"notebook missing: {path}")
     page.goto(lab.url(path))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(
-            JS_PANEL_READY, [path, kernel]
-        ):
-            break
-        dialog = page.locator(".jp-Dialog")
-        if dialog.count():
-            pytest.fail(f"{path}: JupyterLab shows a dialog on opening: {dialog.inner_text()}")
-        time.sleep(0.25)
-    else:
-        what = "no idle kernel" if kernel else "not loaded"
-        pytest.fail(f"{path}: {what} {timeout:.0f} s after opening the notebook")
+    wait_for_notebook(page, path, kernel, timeout)
     page.evaluate(
         "() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }"
     )
@@ -670,15 +674,7 @@ def test_make_lab_lands_students_on_lesson_one(lab, page):
     notebook: the server's own address leads there."""
     page.goto(lab.home())
     path = f"release/lesson1_hidden_state/{LESSONS['lesson1_hidden_state']}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if page.evaluate("() => !!window.jupyterapp") and page.evaluate(
-            JS_PANEL_READY, [path, False]
-        ):
-            break
-        time.sleep(0.25)
-    else:
-        pytest.fail(f"`make lab` opened {page.url}, not {path}, within 90 s")
+    wait_for_notebook(page, path, kernel=False, timeout=90)
     assert "not a subdirectory" not in lab.log_path.read_text()
 
 

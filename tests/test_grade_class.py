@@ -207,13 +207,18 @@ def read_csv(root: Path) -> dict:
 # ----------------------------------------------------------------------------- one class, graded
 
 
-@pytest.fixture(scope="module")
-def graded_class(template, tmp_path_factory):
-    root = copy_course(template, tmp_path_factory.mktemp("class") / "course")
+def add_four_students(root: Path) -> None:
+    """The class most tests grade: right, wrong add, a kernel that dies, an empty folder."""
     add_student(root, "good")
     add_student(root, "wrong", add="def add(a, b):\n    return a - b")
     add_student(root, "crash", add="import os\nos._exit(1)")
     add_student(root, "empty", empty=True)
+
+
+@pytest.fixture(scope="module")
+def graded_class(template, tmp_path_factory):
+    root = copy_course(template, tmp_path_factory.mktemp("class") / "course")
+    add_four_students(root)
     done = grade(root, "--jobs", "2")
     return root, done
 
@@ -287,10 +292,7 @@ def test_the_process_pool_engine_gives_the_same_records(template, tmp_path):
     """--engine pool (no Dask) grades graded_class's four students into the same rows, CSV and
     files as the default engine."""
     root = copy_course(template, tmp_path / "course")
-    add_student(root, "good")
-    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
-    add_student(root, "crash", add="import os\nos._exit(1)")
-    add_student(root, "empty", empty=True)
+    add_four_students(root)
     done = grade(root, "--engine", "pool", "--jobs", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(process pool)" in done.stdout

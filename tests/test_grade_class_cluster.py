@@ -16,6 +16,7 @@ import pytest
 from dask_cluster import DaskCluster
 from test_grade_class import (
     _command,
+    add_four_students,
     add_student,
     copy_course,
     gradebook_rows,
@@ -56,10 +57,7 @@ def grade_on(root: Path, address: str, *args: str) -> subprocess.CompletedProces
 
 def test_a_class_on_a_cluster_and_a_rerun_that_duplicates_nothing(template, tmp_path, cluster):
     root = copy_course(template, tmp_path / "course")
-    add_student(root, "good")
-    add_student(root, "wrong", add="def add(a, b):\n    return a - b")
-    add_student(root, "crash", add="import os\nos._exit(1)")
-    add_student(root, "empty", empty=True)
+    add_four_students(root)
     done = grade_on(root, cluster.address)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 worker(s)" in done.stdout
