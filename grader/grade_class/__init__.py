@@ -28,7 +28,9 @@ What it does:
    grades on an existing cluster (``dask scheduler`` and ``dask worker`` processes on other
    machines: they need the course's Python environment and bubblewrap, no shared filesystem);
    without it an in-process ``distributed.LocalCluster`` of ``--jobs`` single-threaded worker
-   processes (default: the CPUs this process may use). Each worker gets the course as data once
+   processes (default: the CPUs this process may use), started while the command plans the
+   class, without Dask's interactive extras (profiler, work stealing, memory manager: see
+   :data:`grader.grade_class.cluster.QUIET_LOCAL_CLUSTER`). Each worker gets the course as data once
    (``nbgrader_config.py``, ``source/<assignment>`` and a private SQLite gradebook holding only
    the assignment, :mod:`grader.grade_class.bundle`) and each submission as bytes; it runs
    nbgrader's own ``autograde`` and ``generate_feedback`` through ``nbgrader.apps.NbGraderAPI``

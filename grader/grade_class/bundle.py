@@ -48,46 +48,67 @@ def digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def copy_assignment(course: Course, db_url: str) -> None:
-    """Copy ``course.assignment``'s structure (no students) into the gradebook at ``db_url``."""
+def _stamp(sqlite_file: Path, version: str) -> None:
+    """Start an empty SQLite gradebook with its alembic version already recorded.
+
+    nbgrader's ``Gradebook`` stamps a new database by running ``alembic heads`` in a subprocess
+    (2-3 CPU-seconds, while the workers wait for their first task); the course's own gradebook
+    already knows the version, so the copy takes it from there."""
+    import sqlite3
+
+    with sqlite3.connect(sqlite_file) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (version,))
+    db.close()
+
+
+def copy_assignment(course: Course, sqlite_file: Path) -> None:
+    """Copy ``course.assignment``'s structure (no students) into a new SQLite gradebook."""
     from nbgrader.api import Gradebook
+    from sqlalchemy import text
 
     a_name = course.assignment
-    with (
-        Gradebook(course.db_url, course.course_id) as src,
-        Gradebook(db_url, course.course_id) as out,
-    ):
-        record = src.find_assignment(a_name)
-        out.update_or_create_assignment(a_name, duedate=record.duedate)
-        for nb in record.notebooks:
-            out.update_or_create_notebook(nb.name, a_name)
-            for c in nb.grade_cells:
-                out.update_or_create_grade_cell(
-                    c.name, nb.name, a_name, max_score=c.max_score, cell_type=c.cell_type
-                )
-            for c in nb.solution_cells:
-                out.update_or_create_solution_cell(c.name, nb.name, a_name)
-            for c in nb.task_cells:
-                out.update_or_create_task_cell(
-                    c.name, nb.name, a_name, max_score=c.max_score, cell_type=c.cell_type
-                )
-            for c in nb.source_cells:
-                out.update_or_create_source_cell(
-                    c.name,
-                    nb.name,
-                    a_name,
-                    cell_type=c.cell_type,
-                    locked=c.locked,
-                    source=c.source,
-                    checksum=c.checksum,
-                )
+    with Gradebook(course.db_url, course.course_id) as src:
+        version = src.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if version:
+            _stamp(sqlite_file, version)
+        with Gradebook(f"sqlite:///{sqlite_file}", course.course_id) as out:
+            _copy_structure(src, out, a_name)
+
+
+def _copy_structure(src, out, a_name: str) -> None:
+    """The assignment, its notebooks and their cells, from one open gradebook into another."""
+    record = src.find_assignment(a_name)
+    out.update_or_create_assignment(a_name, duedate=record.duedate)
+    for nb in record.notebooks:
+        out.update_or_create_notebook(nb.name, a_name)
+        for c in nb.grade_cells:
+            out.update_or_create_grade_cell(
+                c.name, nb.name, a_name, max_score=c.max_score, cell_type=c.cell_type
+            )
+        for c in nb.solution_cells:
+            out.update_or_create_solution_cell(c.name, nb.name, a_name)
+        for c in nb.task_cells:
+            out.update_or_create_task_cell(
+                c.name, nb.name, a_name, max_score=c.max_score, cell_type=c.cell_type
+            )
+        for c in nb.source_cells:
+            out.update_or_create_source_cell(
+                c.name,
+                nb.name,
+                a_name,
+                cell_type=c.cell_type,
+                locked=c.locked,
+                source=c.source,
+                checksum=c.checksum,
+            )
 
 
 def make_bundle(course: Course) -> dict:
     """The course as a worker needs it (see the module docstring); ``digest`` names it."""
     with tempfile.TemporaryDirectory(prefix="grade_class-bundle-") as tmp:
         db = Path(tmp) / "gradebook.db"
-        copy_assignment(course, f"sqlite:///{db}")
+        copy_assignment(course, db)
         gradebook = db.read_bytes()
     source = course.source_folder()
     bundle = {
