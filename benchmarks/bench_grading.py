@@ -47,7 +47,6 @@ from course_utils import available_cpus  # noqa: E402
 LESSONS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
 RUNAWAY = {"hostile", "sandbox"}  # catalogue groups left out of a class mix
 ONE_SUBMISSION_TARGET_S = 60.0  # the whole submission, every lesson, CLI times
-SEQ_KEYS = ("seq_autograde", "seq_feedback")
 
 
 def _env() -> dict:
@@ -276,7 +275,9 @@ def _class_lines(cls: dict, args) -> list[str]:
     seq_all = cls["seq_autograde"] + cls["seq_feedback"]
     runs = ", ".join(
         f"{c:.1f} vs {a + f:.1f}"
-        for c, a, f in zip(cls["runs"]["class"], *(cls["runs"][k] for k in SEQ_KEYS), strict=True)
+        for c, a, f in zip(
+            *(cls["runs"][k] for k in ("class", "seq_autograde", "seq_feedback")), strict=True
+        )
     )
     return [
         "",
