@@ -17,12 +17,13 @@ endif
 PORT ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab instructor setup setup-dev test catalogue lint format release student-edition benchmark clean help
+.PHONY: lab instructor setup setup-dev test test-fast catalogue lint format release student-edition benchmark clean help
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab on lesson 1"
 	@echo "make instructor set up and open the formgrader (course root: grade, release, export)"
 	@echo "make test       set up and run every test (what CI runs)"
+	@echo "make test-fast  lint, the quick tests and lesson 1 (a few minutes, for the edit-test loop)"
 	@echo "make catalogue  grade every case of the submission catalogue (make test: a sample)"
 	@echo "make release    regenerate release/ from source/ with nbgrader"
 	@echo "make student-edition EDITION=DIR [EDITION_ARGS='--force --binder-repo OWNER/REPO-student']"
@@ -73,9 +74,16 @@ format: setup-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup-dev lint
-	CATALOGUE_SCOPE=ci $(BIN)/python -m pytest --timeout=1800 --cov=course_utils --cov=grader --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
-	$(BIN)/python benchmarks/run.py --quick
+# Set up, lint, every test on pytest-xdist workers (tests/xdist_plan.py), the benchmark smoke
+# run; prints the 25 slowest tests and each phase's time (scripts/test_all.sh).
+test:
+	MAKE="$(MAKE)" bash scripts/test_all.sh $(PYTEST_ARGS)
+
+# The edit-test loop (a few minutes): lint, the tests not marked slow or browser, and lesson 1
+# run top to bottom in a fresh kernel. Not a substitute for `make test`.
+test-fast: setup-dev lint
+	$(BIN)/python -m pytest -n 2 -m "not slow and not browser" --durations=10 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/test_notebooks.py -k "lesson1 and student" $(PYTEST_ARGS)
 
 release: setup
 	@for a in source/*/; do a=$$(basename $$a); \

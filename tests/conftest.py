@@ -33,3 +33,6 @@ def _one_torch_thread():
 
 # In CI (CI=true) a skipped test fails: see ci_no_skips.py.
 from ci_no_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401
+
+# With --dist (make test): which tests share a worker, heaviest groups first. See xdist_plan.py.
+from xdist_plan import pytest_collection_modifyitems  # noqa: E402, F401

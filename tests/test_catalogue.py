@@ -419,18 +419,27 @@ def scored_text(scores: dict | None, status: str, tests: dict, message: str) -> 
     return text
 
 
-_REPORT_SECTIONS: dict[str, str] = {}
+# One section per assignment. Under pytest-xdist several processes grade assignments at once:
+# each writes its own section file, then rebuilds the report from this run's sections (the
+# files tagged with the run's id) while it holds a lock.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
 
 
 def write_report(assignment: str, section: str) -> None:
-    _REPORT_SECTIONS[assignment] = section
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(
-        "# Catalogue report\n\nEach case is a student graded by `grader.grade_class`; "
-        "expected vs scored per autograded test cell.\n\n"
-        + "\n\n".join(_REPORT_SECTIONS[a] for a in sorted(_REPORT_SECTIONS))
-        + "\n"
-    )
+    import fcntl
+
+    parts = REPORT.parent / "catalogue-report.d"
+    parts.mkdir(parents=True, exist_ok=True)
+    with open(parts / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for old in parts.glob(f"{assignment}.*.md"):
+            old.unlink()
+        (parts / f"{assignment}.{RUN_ID}.md").write_text(section)
+        sections = [p.read_text() for p in sorted(parts.glob(f"*.{RUN_ID}.md"))]
+        REPORT.write_text(
+            "# Catalogue report\n\nEach case is a student graded by `grader.grade_class`; "
+            "expected vs scored per autograded test cell.\n\n" + "\n\n".join(sections) + "\n"
+        )
 
 
 @pytest.mark.parametrize("assignment", catalogue_assignments())
