@@ -15,8 +15,8 @@ the next group. The heaviest groups go first (HEAVY, in seconds measured on the 
 see benchmarks/README.md, "Where the test suite's time goes"), so the long ones start at once and
 the short ones fill the end. Tests keep their order inside a group.
 
-Nothing here changes what a test does; without ``--dist`` (``make test-fast``, a plain
-``pytest``) the plugin does nothing.
+Nothing here changes what a test does; without ``--dist loadgroup`` (``make test-fast``, a
+plain ``pytest``) the plugin does nothing.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def group_of(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("dist", "no") == "no":
+    if config.getoption("dist", "no") != "loadgroup":
         return
     groups = {id(item): group_of(item) for item in items}
     for item in items:
